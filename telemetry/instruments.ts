@@ -92,13 +92,13 @@ export interface ExternalMetricSpec {
   readonly unit: string;
   readonly labels: readonly string[];
   /** The OpenTelemetry package that produces it. */
-  readonly source: '@opentelemetry/instrumentation-runtime-node' | '@opentelemetry/host-metrics';
+  readonly source: '@opentelemetry/instrumentation-runtime-node' | '@opentelemetry/instrumentation-host-metrics';
 }
 
 /**
  * Runtime and process metrics, as the Prometheus exporter names them. They come from
  * `@opentelemetry/instrumentation-runtime-node` (event loop, GC, heap) and
- * `@opentelemetry/host-metrics` (process CPU and memory); dashboards may use them, and the
+ * `@opentelemetry/instrumentation-host-metrics` (process CPU and memory); dashboards may use them, and the
  * tests check that every one listed here is really exposed.
  */
 export const RUNTIME_METRICS = [
@@ -112,7 +112,7 @@ export const RUNTIME_METRICS = [
   { name: 'v8js_gc_duration', type: 'histogram', unit: 's', labels: ['v8js_gc_type'], source: '@opentelemetry/instrumentation-runtime-node' },
   { name: 'v8js_memory_heap_used', type: 'gauge', unit: 'By', labels: ['v8js_heap_space_name'], source: '@opentelemetry/instrumentation-runtime-node' },
   { name: 'v8js_memory_heap_space_size', type: 'gauge', unit: 'By', labels: ['v8js_heap_space_name'], source: '@opentelemetry/instrumentation-runtime-node' },
-  { name: 'process_cpu_time_total', type: 'counter', unit: 's', labels: ['process_cpu_state'], source: '@opentelemetry/host-metrics' },
-  { name: 'process_cpu_utilization', type: 'gauge', unit: '1', labels: ['process_cpu_state'], source: '@opentelemetry/host-metrics' },
-  { name: 'process_memory_usage', type: 'gauge', unit: 'By', labels: [], source: '@opentelemetry/host-metrics' },
+  { name: 'process_cpu_time_total', type: 'counter', unit: 's', labels: ['cpu_mode'], source: '@opentelemetry/instrumentation-host-metrics' },
+  { name: 'process_cpu_utilization', type: 'gauge', unit: '1', labels: ['cpu_mode'], source: '@opentelemetry/instrumentation-host-metrics' },
+  { name: 'process_memory_usage', type: 'gauge', unit: 'By', labels: [], source: '@opentelemetry/instrumentation-host-metrics' },
 ] as const satisfies readonly ExternalMetricSpec[];

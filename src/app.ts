@@ -1,0 +1,129 @@
+/**
+ * The HTTP API. `createApp(deps)` does no I/O and holds no globals, so tests drive it with
+ * `app.request()` and the server wires it to real dependencies.
+ */
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { ApiError, errorBody } from './http/errors.ts';
+import { parseJsonBody } from './http/json.ts';
+import { requestMetrics } from './http/request-metrics.ts';
+import { publicCard } from './model/card.ts';
+import type { ModelStore } from './model/store.ts';
+import { silentLogger, type Logger } from './log.ts';
+import type { ServiceMetrics } from '../telemetry/metrics.ts';
+
+/** Everything the app needs from the outside world. */
+export interface AppDeps {
+  models: ModelStore;
+  metrics: ServiceMetrics;
+  /** False before the model is loaded and once shutdown has begun: `/ready` answers 503. */
+  isReady: () => boolean;
+  /** The Prometheus exposition, when the prometheus exporter is on. */
+  renderMetrics?: () => Promise<string>;
+  limits?: { maxBodyBytes?: number };
+  logger?: Logger;
+}
+
+/** The route templates the app serves: the only values the `endpoint` label can take. */
+export const ROUTES = ['/predict', '/model', '/health', '/ready', '/metrics'] as const;
+
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
+
+/** Answers 405 with an Allow header for a known route called with the wrong method. */
+function methodNotAllowed(allowed: string) {
+  return (c: Context) => {
+    c.header('Allow', allowed);
+    throw new ApiError(405, 'method_not_allowed', `${c.req.method} is not allowed on ${c.req.routePath}; use ${allowed}`, {
+      allowed: allowed.split(', '),
+    });
+  };
+}
+
+/** Builds the app. */
+export function createApp(deps: AppDeps): Hono {
+  const log = deps.logger ?? silentLogger;
+  const maxBodyBytes = deps.limits?.maxBodyBytes ?? 1_048_576;
+  const app = new Hono();
+
+  app.use('*', requestMetrics({ metrics: deps.metrics, routes: ROUTES }));
+
+  app.post(
+    '/predict',
+    async (c, next) => {
+      // 415 before reading anything: a form or text body is a client mistake, not a parse error.
+      const type = c.req.header('content-type') ?? '';
+      if (!JSON_TYPE.test(type)) {
+        throw new ApiError(415, 'unsupported_media_type', `expected Content-Type: application/json, got '${type || '(none)'}'`, {
+          field: 'content-type',
+        });
+      }
+      await next();
+    },
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: () => {
+        throw new ApiError(413, 'payload_too_large', `the request body exceeds ${maxBodyBytes} bytes`, { max_bytes: maxBodyBytes });
+      },
+    }),
+    async (c) => {
+      // Take the model once: a swap during this request cannot mix versions.
+      const model = deps.models.current;
+      if (!model) throw new ApiError(503, 'not_ready', 'no model is loaded yet');
+      const input = model.parseRows(parseJsonBody(await c.req.text()));
+      const scores = await model.predict(input.data, input.rows);
+      deps.metrics.recordPredictions(input.rows, model.version);
+      const { threshold, positive_label: pos, negative_label: neg } = model.card.output;
+      if (!input.batch) {
+        const p = scores[0]!;
+        return c.json({ prediction: p, label: p >= threshold ? pos : neg, model_version: model.version });
+      }
+      const predictions = new Array(input.rows);
+      for (let i = 0; i < input.rows; i++) {
+        const p = scores[i]!;
+        predictions[i] = { prediction: p, label: p >= threshold ? pos : neg };
+      }
+      return c.json({ predictions, model_version: model.version });
+    },
+  );
+  app.all('/predict', methodNotAllowed('POST'));
+
+  app.get('/model', (c) => {
+    const model = deps.models.current;
+    if (!model) throw new ApiError(503, 'not_ready', 'no model is loaded yet');
+    return c.json(publicCard(model.card));
+  });
+  app.all('/model', methodNotAllowed('GET, HEAD'));
+
+  // Liveness: no dependency checks, so a slow model never gets the process restarted.
+  app.get('/health', (c) => c.json({ status: 'ok' }));
+  app.all('/health', methodNotAllowed('GET, HEAD'));
+
+  app.get('/ready', (c) => {
+    const model = deps.models.current;
+    if (!deps.isReady() || !model) return c.json({ status: 'not_ready' }, 503);
+    return c.json({ status: 'ready', model_version: model.version });
+  });
+  app.all('/ready', methodNotAllowed('GET, HEAD'));
+
+  app.get('/metrics', async (c) => {
+    if (!deps.renderMetrics) {
+      throw new ApiError(404, 'metrics_disabled', 'the Prometheus exporter is not enabled (see OTEL_METRICS_EXPORTER)');
+    }
+    return c.body(await deps.renderMetrics(), 200, { 'Content-Type': PROMETHEUS_TEXT });
+  });
+  app.all('/metrics', methodNotAllowed('GET, HEAD'));
+
+  app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
+
+  app.onError((err, c) => {
+    if (err instanceof ApiError) {
+      return c.json(errorBody(err.code, err.message, err.details), err.status);
+    }
+    // Anything else is our fault: log it in full, tell the client nothing internal.
+    log.error('unhandled error', { err: err.stack ?? String(err), method: c.req.method, path: c.req.path });
+    return c.json(errorBody('internal_error', 'an internal error occurred'), 500);
+  });
+
+  return app;
+}

@@ -1,0 +1,135 @@
+/**
+ * Turns a prediction request into the model's input tensor, checking every row against the
+ * model's feature list. Errors are 422s that name the row and the field.
+ */
+import { ApiError } from '../http/errors.ts';
+
+/** The model's input as one flat float32 buffer of `rows × features`. */
+export interface InputBatch {
+  readonly data: Float32Array;
+  readonly rows: number;
+  /** Whether the request used `instances` (the response is then a list). */
+  readonly batch: boolean;
+}
+
+/** Options for {@link createRowParser}. */
+export interface RowParserOptions {
+  /** Feature names in model order. */
+  features: readonly string[];
+  /** Largest accepted `instances` length. */
+  maxBatch: number;
+}
+
+/** A function from a parsed JSON body to an {@link InputBatch}. */
+export type RowParser = (body: unknown) => InputBatch;
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Builds a parser for one model's feature list; the name index is built once, not per request. */
+export function createRowParser(opts: RowParserOptions): RowParser {
+  const { features, maxBatch } = opts;
+  const width = features.length;
+  const index = new Map(features.map((f, i) => [f, i]));
+
+  const fail = (code: string, message: string, details: Record<string, unknown>): never => {
+    throw new ApiError(422, code, message, details);
+  };
+
+  const where = (row: number | undefined) => (row === undefined ? '' : ` in row ${row}`);
+
+  function fillRow(features: unknown, out: Float32Array, offset: number, row: number | undefined): void {
+    const rowDetail = row === undefined ? {} : { row };
+    if (Array.isArray(features)) {
+      if (features.length !== width) {
+        fail('wrong_feature_count', `expected ${width} feature values, got ${features.length}${where(row)}`, {
+          ...rowDetail,
+          field: 'features',
+          expected: width,
+          got: features.length,
+        });
+      }
+      for (let j = 0; j < width; j++) {
+        const v = features[j];
+        if (typeof v !== 'number' || !Number.isFinite(v)) {
+          fail('invalid_value', `feature '${opts.features[j]}' (index ${j}) must be a finite number${where(row)}`, {
+            ...rowDetail,
+            field: opts.features[j],
+            index: j,
+          });
+        }
+        out[offset + j] = v as number;
+      }
+      return;
+    }
+    if (!isPlainObject(features)) {
+      fail('invalid_features', `'features' must be an object of ${width} named values or an array of ${width} numbers${where(row)}`, {
+        ...rowDetail,
+        field: 'features',
+      });
+    }
+    const obj = features as Record<string, unknown>;
+    let seen = 0;
+    for (const name in obj) {
+      const j = index.get(name);
+      if (j === undefined) fail('unknown_feature', `unknown feature '${name}'${where(row)}`, { ...rowDetail, field: name });
+      const v = obj[name];
+      if (typeof v !== 'number' || !Number.isFinite(v)) {
+        fail('invalid_value', `feature '${name}' must be a finite number${where(row)}`, { ...rowDetail, field: name });
+      }
+      out[offset + j!] = v as number;
+      seen++;
+    }
+    if (seen !== width) {
+      const missing = opts.features.filter((f) => !(f in obj));
+      fail('missing_features', `missing ${missing.length} feature(s)${where(row)}: ${missing.join(', ')}`, {
+        ...rowDetail,
+        field: missing[0],
+        missing,
+      });
+    }
+  }
+
+  return (body) => {
+    if (!isPlainObject(body)) {
+      fail('invalid_body', "the body must be a JSON object with 'features' or 'instances'", { field: '(root)' });
+    }
+    const b = body as Record<string, unknown>;
+    const hasFeatures = 'features' in b;
+    const hasInstances = 'instances' in b;
+    if (hasFeatures === hasInstances) {
+      fail('invalid_body', "the body must have exactly one of 'features' (one row) or 'instances' (a batch)", {
+        field: hasFeatures ? 'features,instances' : 'features',
+      });
+    }
+    for (const key in b) {
+      if (key !== 'features' && key !== 'instances') fail('unknown_field', `unknown field '${key}'`, { field: key });
+    }
+    if (hasFeatures) {
+      const data = new Float32Array(width);
+      fillRow(b.features, data, 0, undefined);
+      return { data, rows: 1, batch: false };
+    }
+    const instances = b.instances;
+    if (!Array.isArray(instances)) fail('invalid_instances', "'instances' must be an array of rows", { field: 'instances' });
+    const list = instances as unknown[];
+    if (list.length === 0) fail('empty_batch', "'instances' is empty", { field: 'instances' });
+    if (list.length > maxBatch) {
+      fail('batch_too_large', `'instances' has ${list.length} rows; at most ${maxBatch} are allowed`, {
+        field: 'instances',
+        max: maxBatch,
+        got: list.length,
+      });
+    }
+    const data = new Float32Array(list.length * width);
+    for (let r = 0; r < list.length; r++) {
+      const row = list[r];
+      // A row is `{"features": ...}` or, for brevity, the features themselves.
+      const feats = isPlainObject(row) && 'features' in row ? row.features : row;
+      if (isPlainObject(row) && 'features' in row && Object.keys(row).length !== 1) {
+        fail('unknown_field', `row ${r} has fields other than 'features'`, { row: r, field: Object.keys(row).find((k) => k !== 'features') });
+      }
+      fillRow(feats, data, r * width, r);
+    }
+    return { data, rows: list.length, batch: true };
+  };
+}

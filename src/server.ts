@@ -1,0 +1,109 @@
+/**
+ * The service entry point: `node --import ./telemetry/register.ts src/server.ts` (`npm start`).
+ * Loads config and the model, serves the app, and shuts down gracefully on SIGTERM/SIGINT.
+ */
+import { serve, type ServerType } from '@hono/node-server';
+import { metrics } from '@opentelemetry/api';
+import type { Server } from 'node:http';
+import { createApp } from './app.ts';
+import { ConfigError, loadServiceConfig, type ServiceConfig } from './config.ts';
+import { createLogger, type Logger } from './log.ts';
+import { loadModel, ModelLoadError } from './model/model.ts';
+import { ModelStore } from './model/store.ts';
+import { createServiceMetrics } from '../telemetry/metrics.ts';
+import { getTelemetry } from '../telemetry/sdk.ts';
+
+/** Applies the HTTP server's timeouts: slow or idle clients must not hold sockets forever. */
+function applyTimeouts(server: Server, config: ServiceConfig): void {
+  server.requestTimeout = config.requestTimeoutMs;
+  server.headersTimeout = Math.min(config.headersTimeoutMs, config.requestTimeoutMs);
+  server.keepAliveTimeout = config.keepAliveTimeoutMs;
+}
+
+/** Stops accepting, lets in-flight requests finish (up to the deadline), flushes telemetry. */
+async function shutdown(server: Server, log: Logger, config: ServiceConfig, signal: string): Promise<number> {
+  log.info('shutting down', { signal, deadline_ms: config.shutdownTimeoutMs });
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // Idle keep-alive sockets would hold close() open until their timeout.
+  server.closeIdleConnections();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs)));
+  const outcome = await Promise.race([closed.then(() => 'drained' as const), deadline]);
+  clearTimeout(timer);
+  if (outcome === 'timeout') {
+    log.warn('shutdown deadline reached; closing remaining connections');
+    server.closeAllConnections();
+  }
+  await getTelemetry().shutdown();
+  log.info('stopped', { outcome });
+  return 0;
+}
+
+async function main(): Promise<void> {
+  let config: ServiceConfig;
+  try {
+    config = loadServiceConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(JSON.stringify({ level: 'error', msg: `configuration error: ${err.message}`, variable: err.variable }));
+      process.exit(1);
+    }
+    throw err;
+  }
+  const log = createLogger({ level: config.logLevel });
+  const telemetry = getTelemetry();
+  const models = new ModelStore();
+  let ready = false;
+
+  const app = createApp({
+    models,
+    metrics: createServiceMetrics(metrics.getMeter('inference-api'), { currentModel: () => models.current }),
+    isReady: () => ready,
+    renderMetrics: telemetry.renderPrometheus,
+    limits: { maxBodyBytes: config.maxBodyBytes },
+    logger: log,
+  });
+
+  // Listen first so /health answers while the model loads; /ready stays 503 until it has.
+  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }) as ServerType as Server;
+  applyTimeouts(server, config);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  log.info('listening', { host: config.host, port: config.port, telemetry: telemetry.enabled, tracing: telemetry.tracing });
+
+  let stopping = false;
+  const onSignal = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    ready = false;
+    shutdown(server, log, config, signal).then(
+      (code) => process.exit(code),
+      (err) => {
+        log.error('shutdown failed', { err: String(err) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+
+  try {
+    const model = await loadModel({
+      modelPath: config.modelPath,
+      cardPath: config.modelCardPath,
+      maxBatch: config.maxBatch,
+      intraOpThreads: config.ortIntraOpThreads,
+    });
+    models.swap(model);
+  } catch (err) {
+    log.error('model failed to load', { err: err instanceof ModelLoadError ? err.message : String(err) });
+    await getTelemetry().shutdown();
+    process.exit(1);
+  }
+  if (!stopping) ready = true;
+  log.info('model loaded', { name: models.current!.name, version: models.current!.version, path: config.modelPath });
+}
+
+await main();

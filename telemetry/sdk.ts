@@ -1,0 +1,202 @@
+/**
+ * Builds and owns the OpenTelemetry SDK: the meter provider with the readers chosen by
+ * OTEL_METRICS_EXPORTER, runtime and process metrics, and (only when OTEL_TRACES_EXPORTER asks
+ * for it) a tracer provider with the HTTP server instrumentation. Started once, by the preload
+ * (`register.ts`); the app reaches it through {@link getTelemetry} for `/metrics` and shutdown.
+ */
+import { context, diag, DiagConsoleLogger, DiagLogLevel, metrics, propagation, trace } from '@opentelemetry/api';
+import type { IncomingMessage } from 'node:http';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { HostMetricsInstrumentation } from '@opentelemetry/instrumentation-host-metrics';
+import { registerInstrumentations } from '@opentelemetry/instrumentation';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
+import { defaultResource, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+import {
+  AggregationType,
+  ConsoleMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type IMetricReader,
+  type PushMetricExporter,
+} from '@opentelemetry/sdk-metrics';
+import { BatchSpanProcessor, ConsoleSpanExporter, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
+import { randomUUID } from 'node:crypto';
+import type { OtlpProtocol, TelemetryConfig } from '../src/config.ts';
+
+/** Paths that are never traced: probes and scrapes would drown the real traffic. */
+export const UNTRACED_PATHS: ReadonlySet<string> = new Set(['/metrics', '/health', '/ready']);
+
+/** What the running service needs from telemetry. */
+export interface TelemetryHandle {
+  readonly enabled: boolean;
+  /** The Prometheus text exposition, or undefined when the prometheus exporter is off. */
+  renderPrometheus?: () => Promise<string>;
+  /** Whether traces are exported. */
+  readonly tracing: boolean;
+  /** Flushes pending exports (OTLP) and stops readers and the scrape server. Idempotent. */
+  shutdown(): Promise<void>;
+}
+
+const DISABLED: TelemetryHandle = { enabled: false, tracing: false, shutdown: async () => {} };
+let current: TelemetryHandle = DISABLED;
+
+/** The telemetry the preload started, or a disabled handle when none was started. */
+export function getTelemetry(): TelemetryHandle {
+  return current;
+}
+
+const DIAG_LEVELS: Record<string, DiagLogLevel> = {
+  debug: DiagLogLevel.DEBUG,
+  info: DiagLogLevel.INFO,
+  warn: DiagLogLevel.WARN,
+  error: DiagLogLevel.ERROR,
+};
+
+async function otlpMetricExporter(protocol: OtlpProtocol): Promise<PushMetricExporter> {
+  // Loaded on demand: a scrape-only service never pays for the OTLP (and gRPC) modules.
+  if (protocol === 'grpc') return new (await import('@opentelemetry/exporter-metrics-otlp-grpc')).OTLPMetricExporter();
+  if (protocol === 'http/json') return new (await import('@opentelemetry/exporter-metrics-otlp-http')).OTLPMetricExporter();
+  return new (await import('@opentelemetry/exporter-metrics-otlp-proto')).OTLPMetricExporter();
+}
+
+async function otlpSpanExporter(protocol: OtlpProtocol): Promise<SpanExporter> {
+  if (protocol === 'grpc') return new (await import('@opentelemetry/exporter-trace-otlp-grpc')).OTLPTraceExporter();
+  if (protocol === 'http/json') return new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter();
+  return new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter();
+}
+
+function buildResource(config: TelemetryConfig, serviceVersion: string): Resource {
+  return defaultResource().merge(
+    resourceFromAttributes({
+      'service.version': serviceVersion,
+      // A stable id per process: on the OTLP path Prometheus turns it into the `instance` label.
+      'service.instance.id': randomUUID(),
+      ...config.resourceAttributes,
+      'service.name': config.serviceName,
+    }),
+  );
+}
+
+/**
+ * Renders a Prometheus exporter's current data as the text exposition: what the scrape port
+ * serves, for the API port's `/metrics`. Scope labels are left out, as on the scrape port.
+ */
+export function prometheusRenderer(exporter: PrometheusExporter): () => Promise<string> {
+  const serializer = new PrometheusSerializer('', false, undefined, false, true);
+  return async () => {
+    const { resourceMetrics, errors } = await exporter.collect();
+    if (errors.length) diag.error('metrics collection errors', ...errors);
+    return serializer.serialize(resourceMetrics);
+  };
+}
+
+/** Options for {@link startTelemetry}. */
+export interface StartTelemetryOptions {
+  /** service.version on the resource. */
+  serviceVersion?: string;
+}
+
+/**
+ * Starts the SDK as configured and makes it the global provider. Returns the handle (also
+ * available from {@link getTelemetry}). With OTEL_SDK_DISABLED=true nothing is started.
+ */
+export async function startTelemetry(config: TelemetryConfig, opts: StartTelemetryOptions = {}): Promise<TelemetryHandle> {
+  if (config.sdkDisabled) return (current = DISABLED);
+  diag.setLogger(new DiagConsoleLogger(), DIAG_LEVELS[config.logLevel] ?? DiagLogLevel.WARN);
+  const resource = buildResource(config, opts.serviceVersion ?? '0.0.0');
+
+  const readers: IMetricReader[] = [];
+  let prometheus: PrometheusExporter | undefined;
+  const interval = config.metricExportIntervalMs;
+  const periodic = (exporter: PushMetricExporter) =>
+    new PeriodicExportingMetricReader({
+      exporter,
+      exportIntervalMillis: interval,
+      exportTimeoutMillis: Math.min(config.metricExportTimeoutMs, interval),
+    });
+  for (const name of config.metricsExporters) {
+    if (name === 'prometheus') {
+      // The exporter's own server is the scrape port; the API's /metrics renders the same
+      // reader, so both show identical data.
+      prometheus = new PrometheusExporter({ host: config.prometheusHost, port: config.prometheusPort, withoutScopeInfo: true });
+      readers.push(prometheus);
+    } else if (name === 'otlp') {
+      readers.push(periodic(await otlpMetricExporter(config.metricsProtocol)));
+    } else if (name === 'console') {
+      readers.push(periodic(new ConsoleMetricExporter()));
+    }
+  }
+  if (readers.length === 0) {
+    // OTEL_METRICS_EXPORTER=none: instruments stay no-ops and nothing listens.
+    const tracing = await startTracing(config, resource, undefined);
+    return (current = { ...tracing, enabled: tracing.tracing });
+  }
+
+  const meterProvider = new MeterProvider({
+    resource,
+    readers,
+    // The HTTP instrumentation's own metrics duplicate api_request_duration_seconds.
+    views: [{ meterName: '@opentelemetry/instrumentation-http', aggregation: { type: AggregationType.DROP } }],
+  });
+  metrics.setGlobalMeterProvider(meterProvider);
+
+  // Runtime (event loop, GC, heap) and process (CPU, RSS) metrics; the host's system-wide
+  // metrics are left to node_exporter, which does that job better.
+  const runtime = new RuntimeNodeInstrumentation({ monitoringPrecision: 5000 });
+  const host = new HostMetricsInstrumentation({ metricGroups: ['process.cpu', 'process.memory'] });
+  for (const instrumentation of [runtime, host]) {
+    instrumentation.setMeterProvider(meterProvider);
+    instrumentation.enable();
+  }
+
+  const tracingHandle = await startTracing(config, resource, meterProvider);
+  let stopping: Promise<void> | undefined;
+  current = {
+    enabled: true,
+    tracing: tracingHandle.tracing,
+    renderPrometheus: prometheus && prometheusRenderer(prometheus),
+    shutdown: () =>
+      (stopping ??= (async () => {
+        runtime.disable();
+        host.disable();
+        await Promise.allSettled([meterProvider.shutdown(), tracingHandle.shutdown()]);
+      })()),
+  };
+  return current;
+}
+
+/** Starts the tracer provider and HTTP instrumentation when a traces exporter is configured. */
+async function startTracing(config: TelemetryConfig, resource: Resource, meterProvider: MeterProvider | undefined): Promise<TelemetryHandle> {
+  const exporters: SpanExporter[] = [];
+  for (const name of config.tracesExporters) {
+    if (name === 'otlp') exporters.push(await otlpSpanExporter(config.tracesProtocol));
+    else if (name === 'console') exporters.push(new ConsoleSpanExporter());
+  }
+  if (exporters.length === 0) {
+    return { enabled: false, tracing: false, shutdown: async () => {} };
+  }
+  const tracerProvider = new TracerProvider({ resource, spanProcessors: exporters.map((exporter) => new BatchSpanProcessor({ exporter })) });
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
+  trace.setGlobalTracerProvider(tracerProvider);
+  registerInstrumentations({
+    tracerProvider,
+    meterProvider,
+    instrumentations: [
+      new HttpInstrumentation({
+        ignoreIncomingRequestHook: (req: IncomingMessage) => UNTRACED_PATHS.has((req.url ?? '').split('?')[0]!),
+        // Only the server side is traced: the OTLP exporter's own requests must not make spans.
+        ignoreOutgoingRequestHook: () => true,
+      }),
+    ],
+  });
+  let stopping: Promise<void> | undefined;
+  return {
+    enabled: true,
+    tracing: true,
+    shutdown: () => (stopping ??= tracerProvider.shutdown()),
+  };
+}

@@ -1,0 +1,49 @@
+/** Builds the real app (real model, real OpenTelemetry SDK) for in-process tests. */
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createApp } from '../../src/app.ts';
+import { DEFAULT_MODEL_PATH } from '../../src/config.ts';
+import { loadModel, type LoadedModel } from '../../src/model/model.ts';
+import { ModelStore } from '../../src/model/store.ts';
+import { createServiceMetrics } from '../../telemetry/metrics.ts';
+import { prometheusRenderer } from '../../telemetry/sdk.ts';
+import { parseExposition, type Sample } from './exposition.ts';
+import { REPO_ROOT } from './tools.ts';
+
+export const MODEL_PATH = join(REPO_ROOT, DEFAULT_MODEL_PATH);
+export const CARD_PATH = MODEL_PATH.replace(/\.onnx$/, '.card.json');
+
+/** Loads the bundled model. */
+export function loadBundledModel(maxBatch = 1024): Promise<LoadedModel> {
+  return loadModel({ modelPath: MODEL_PATH, cardPath: CARD_PATH, maxBatch });
+}
+
+/** The data set's rows and labels, in file order. */
+export function datasetRows(): { features: string[]; rows: number[][]; labels: number[] } {
+  const lines = readFileSync(join(REPO_ROOT, 'data/breast-cancer-wisconsin.csv'), 'utf8').trim().split('\n');
+  const header = lines[0]!.split(',');
+  const rows = lines.slice(1).map((l) => l.split(',').map(Number));
+  return { features: header.slice(0, -1), rows: rows.map((r) => r.slice(0, -1)), labels: rows.map((r) => r[r.length - 1]!) };
+}
+
+/** A test app wired to a real meter provider whose exposition the test can read. */
+export async function makeTestApp(opts: { maxBodyBytes?: number; maxBatch?: number } = {}) {
+  const exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true });
+  const meterProvider = new MeterProvider({ readers: [exporter] });
+  const models = new ModelStore(await loadBundledModel(opts.maxBatch));
+  const state = { ready: true };
+  const render = prometheusRenderer(exporter);
+  const app = createApp({
+    models,
+    metrics: createServiceMetrics(meterProvider.getMeter('test'), { currentModel: () => models.current }),
+    isReady: () => state.ready,
+    renderMetrics: render,
+    limits: { maxBodyBytes: opts.maxBodyBytes },
+  });
+  const scrape = async (): Promise<Sample[]> => parseExposition(await render());
+  const predict = (body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+    app.request('/predict', { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  return { app, models, state, render, scrape, predict, close: () => meterProvider.shutdown() };
+}

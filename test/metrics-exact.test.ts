@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { LATENCY_BUCKETS_SECONDS } from '../telemetry/instruments.ts';
+import { sampleValue, samplesOf } from './helpers/exposition.ts';
+import { datasetRows, makeTestApp } from './helpers/app.ts';
+
+const { rows } = datasetRows();
+
+describe('exact metric values after a known sequence of requests', () => {
+  it('counts every request by method, route template and status, and every prediction', async () => {
+    const t = await makeTestApp();
+    const json = { 'content-type': 'application/json' };
+    // 5 single rows, 2 batches of 10 and 7, 3 bad rows (422), 1 malformed (400),
+    // 2 unmatched paths, 1 wrong method, 4 health checks, 1 ready check.
+    for (let i = 0; i < 5; i++) expect((await t.predict({ features: rows[i] })).status).toBe(200);
+    expect((await t.predict({ instances: rows.slice(0, 10) })).status).toBe(200);
+    expect((await t.predict({ instances: rows.slice(10, 17) })).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await t.predict({ features: [1, 2, 3] })).status).toBe(422);
+    expect((await t.predict('{', json)).status).toBe(400);
+    expect((await t.app.request('/admin')).status).toBe(404);
+    expect((await t.app.request('/predict/1', { method: 'POST' })).status).toBe(404);
+    expect((await t.app.request('/predict', { method: 'PUT' })).status).toBe(405);
+    for (let i = 0; i < 4; i++) expect((await t.app.request('/health')).status).toBe(200);
+    expect((await t.app.request('/ready')).status).toBe(200);
+
+    const s = await t.scrape();
+    const total = samplesOf(s, 'api_request_total');
+    const byKey = Object.fromEntries(total.map((x) => [`${x.labels.method} ${x.labels.endpoint} ${x.labels.http_status}`, x.value]));
+    expect(byKey).toEqual({
+      'POST /predict 200': 7,
+      'POST /predict 422': 3,
+      'POST /predict 400': 1,
+      'GET unmatched 404': 1,
+      'POST unmatched 404': 1,
+      'PUT /predict 405': 1,
+      'GET /health 200': 4,
+      'GET /ready 200': 1,
+    });
+    for (const x of total) expect(Object.keys(x.labels).sort()).toEqual(['endpoint', 'http_status', 'method']);
+
+    expect(sampleValue(s, 'api_prediction_total', { model_version: '1.0.0' })).toBe(5 + 10 + 7);
+    expect(samplesOf(s, 'api_prediction_total')).toHaveLength(1);
+
+    // The histogram counts every request of a (method, endpoint), whatever the status.
+    expect(sampleValue(s, 'api_request_duration_seconds_count', { method: 'POST', endpoint: '/predict' })).toBe(11);
+    expect(sampleValue(s, 'api_request_duration_seconds_count', { method: 'GET', endpoint: '/health' })).toBe(4);
+    const buckets = samplesOf(s, 'api_request_duration_seconds_bucket').filter((x) => x.labels.endpoint === '/predict' && x.labels.method === 'POST');
+    expect(buckets.map((b) => b.labels.le)).toEqual([...LATENCY_BUCKETS_SECONDS.map(String), '+Inf']);
+    expect(buckets.at(-1)!.value).toBe(11);
+    // Cumulative buckets never decrease.
+    for (let i = 1; i < buckets.length; i++) expect(buckets[i]!.value).toBeGreaterThanOrEqual(buckets[i - 1]!.value);
+    const sum = sampleValue(s, 'api_request_duration_seconds_sum', { method: 'POST', endpoint: '/predict' })!;
+    expect(sum).toBeGreaterThan(0);
+    expect(sum).toBeLessThan(11 * 10);
+
+    expect(samplesOf(s, 'model_info')).toEqual([{ name: 'model_info', labels: { version: '1.0.0', name: 'breast-cancer' }, value: 1 }]);
+    await t.close();
+  });
+});
