@@ -71,6 +71,20 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * Runs a config loader; on a {@link ConfigError} prints it and exits 1, so a bad variable stops
+ * start-up with one clear line instead of a stack trace.
+ */
+export function loadOrExit<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`configuration error: ${err.message}\n`);
+    process.exit(1);
+  }
+}
+
 type Env = Readonly<Record<string, string | undefined>>;
 
 /** Reads variables with typed parsers; empty strings count as unset, as the OTel spec says. */

@@ -6,7 +6,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { metrics } from '@opentelemetry/api';
 import type { Server } from 'node:http';
 import { createApp } from './app.ts';
-import { ConfigError, loadServiceConfig, type ServiceConfig } from './config.ts';
+import { loadOrExit, loadServiceConfig, type ServiceConfig } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
 import { loadModel, ModelLoadError } from './model/model.ts';
 import { ModelStore } from './model/store.ts';
@@ -40,16 +40,7 @@ async function shutdown(server: Server, log: Logger, config: ServiceConfig, sign
 }
 
 async function main(): Promise<void> {
-  let config: ServiceConfig;
-  try {
-    config = loadServiceConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(JSON.stringify({ level: 'error', msg: `configuration error: ${err.message}`, variable: err.variable }));
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadOrExit(() => loadServiceConfig());
   const log = createLogger({ level: config.logLevel });
   const telemetry = getTelemetry();
   const models = new ModelStore();

@@ -8,16 +8,11 @@
  */
 import { register } from 'node:module';
 import { readFileSync } from 'node:fs';
-import { ConfigError, loadTelemetryConfig, PROJECT_ROOT } from '../src/config.ts';
+import { loadOrExit, loadServiceConfig, loadTelemetryConfig, PROJECT_ROOT } from '../src/config.ts';
 
-let config;
-try {
-  config = loadTelemetryConfig();
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  console.error(JSON.stringify({ level: 'error', msg: `configuration error: ${err.message}`, variable: err.variable }));
-  process.exit(1);
-}
+const config = loadOrExit(() => loadTelemetryConfig());
+// Checked here too, so a bad service variable fails before any telemetry starts.
+loadOrExit(() => loadServiceConfig());
 
 if (!config.sdkDisabled && !config.tracesExporters.includes('none')) {
   // Only the http modules are wrapped: the hook costs nothing for every other import.

@@ -145,7 +145,7 @@ export async function startTelemetry(config: TelemetryConfig, opts: StartTelemet
 
   // Runtime (event loop, GC, heap) and process (CPU, RSS) metrics; the host's system-wide
   // metrics are left to node_exporter, which does that job better.
-  const runtime = new RuntimeNodeInstrumentation({ monitoringPrecision: 5000 });
+  const runtime = new RuntimeNodeInstrumentation();
   const host = new HostMetricsInstrumentation({ metricGroups: ['process.cpu', 'process.memory'] });
   for (const instrumentation of [runtime, host]) {
     instrumentation.setMeterProvider(meterProvider);
@@ -160,9 +160,11 @@ export async function startTelemetry(config: TelemetryConfig, opts: StartTelemet
     renderPrometheus: prometheus && prometheusRenderer(prometheus),
     shutdown: () =>
       (stopping ??= (async () => {
+        // Shut the providers down first: their final collection still needs the runtime
+        // instrumentations' callbacks.
+        await Promise.allSettled([meterProvider.shutdown(), tracingHandle.shutdown()]);
         runtime.disable();
         host.disable();
-        await Promise.allSettled([meterProvider.shutdown(), tracingHandle.shutdown()]);
       })()),
   };
   return current;

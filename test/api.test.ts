@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleValue, samplesOf } from './helpers/exposition.ts';
-import { datasetRows, makeTestApp } from './helpers/app.ts';
+import { datasetRows, makeTestApp, type JsonResponse } from './helpers/app.ts';
 
 type TestApp = Awaited<ReturnType<typeof makeTestApp>>;
 const { rows, features, labels } = datasetRows();
@@ -51,7 +51,7 @@ describe('POST /predict', () => {
 
 describe('bad input: a clear JSON error with the right status, counted in the metrics', () => {
   const full = () => named(rows[0]!);
-  const cases: Array<{ name: string; status: number; code: string; send: () => Promise<Response>; detail?: Record<string, unknown> }> = [
+  const cases: Array<{ name: string; status: number; code: string; send: () => Promise<JsonResponse>; detail?: Record<string, unknown> }> = [
     { name: 'malformed JSON', status: 400, code: 'malformed_json', send: () => t.predict('{"features": [1, 2') },
     { name: 'not JSON content type', status: 415, code: 'unsupported_media_type', send: () => t.predict('a=1', { 'content-type': 'application/x-www-form-urlencoded' }) },
     { name: 'no content type', status: 415, code: 'unsupported_media_type', send: () => t.predict('{}', {}) },
@@ -90,7 +90,7 @@ describe('bad input: a clear JSON error with the right status, counted in the me
   it('unknown route: 404, counted as endpoint="unmatched" whatever the path', async () => {
     const before = await requests('GET', 'unmatched', 404);
     for (const path of ['/wp-admin', '/predict/extra', '/.env', '/a/b/c?x=1']) {
-      const res = await t.app.request(path);
+      const res = await t.request(path);
       expect(res.status).toBe(404);
       expect((await res.json()).error.code).toBe('not_found');
     }
@@ -100,18 +100,18 @@ describe('bad input: a clear JSON error with the right status, counted in the me
   });
 
   it('wrong method: 405 with Allow, counted on the route template', async () => {
-    const res = await t.app.request('/predict', { method: 'GET' });
+    const res = await t.request('/predict', { method: 'GET' });
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('POST');
     expect((await res.json()).error.code).toBe('method_not_allowed');
-    const put = await t.app.request('/health', { method: 'PUT' });
+    const put = await t.request('/health', { method: 'PUT' });
     expect(put.status).toBe(405);
     expect(await requests('GET', '/predict', 405)).toBe(1);
     expect(await requests('PUT', '/health', 405)).toBe(1);
   });
 
   it('a non-standard method is labelled OTHER', async () => {
-    const res = await t.app.request('/health', { method: 'PURGE' });
+    const res = await t.request('/health', { method: 'PURGE' });
     expect(res.status).toBe(405);
     expect(await requests('OTHER', '/health', 405)).toBe(1);
   });
@@ -119,7 +119,7 @@ describe('bad input: a clear JSON error with the right status, counted in the me
 
 describe('GET endpoints', () => {
   it('/model returns the card without the per-feature baselines', async () => {
-    const res = await t.app.request('/model');
+    const res = await t.request('/model');
     expect(res.status).toBe(200);
     const card = await res.json();
     expect(card.version).toBe('1.0.0');
@@ -130,17 +130,17 @@ describe('GET endpoints', () => {
   });
 
   it('/health is always 200; /ready follows readiness', async () => {
-    expect((await t.app.request('/health')).status).toBe(200);
-    expect((await t.app.request('/ready')).status).toBe(200);
+    expect((await t.request('/health')).status).toBe(200);
+    expect((await t.request('/ready')).status).toBe(200);
     t.state.ready = false;
-    expect((await t.app.request('/ready')).status).toBe(503);
-    expect((await t.app.request('/health')).status).toBe(200);
+    expect((await t.request('/ready')).status).toBe(503);
+    expect((await t.request('/health')).status).toBe(200);
     t.state.ready = true;
-    expect((await t.app.request('/ready')).status).toBe(200);
+    expect((await t.request('/ready')).status).toBe(200);
   });
 
   it('/metrics serves the Prometheus text format', async () => {
-    const res = await t.app.request('/metrics');
+    const res = await t.request('/metrics');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
     const text = await res.text();

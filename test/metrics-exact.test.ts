@@ -16,11 +16,11 @@ describe('exact metric values after a known sequence of requests', () => {
     expect((await t.predict({ instances: rows.slice(10, 17) })).status).toBe(200);
     for (let i = 0; i < 3; i++) expect((await t.predict({ features: [1, 2, 3] })).status).toBe(422);
     expect((await t.predict('{', json)).status).toBe(400);
-    expect((await t.app.request('/admin')).status).toBe(404);
-    expect((await t.app.request('/predict/1', { method: 'POST' })).status).toBe(404);
-    expect((await t.app.request('/predict', { method: 'PUT' })).status).toBe(405);
-    for (let i = 0; i < 4; i++) expect((await t.app.request('/health')).status).toBe(200);
-    expect((await t.app.request('/ready')).status).toBe(200);
+    expect((await t.request('/admin')).status).toBe(404);
+    expect((await t.request('/predict/1', { method: 'POST' })).status).toBe(404);
+    expect((await t.request('/predict', { method: 'PUT' })).status).toBe(405);
+    for (let i = 0; i < 4; i++) expect((await t.request('/health')).status).toBe(200);
+    expect((await t.request('/ready')).status).toBe(200);
 
     const s = await t.scrape();
     const total = samplesOf(s, 'api_request_total');

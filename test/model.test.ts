@@ -64,7 +64,7 @@ describe('loadModel refuses bad artifacts', () => {
   it('rejects a file that does not match the card hash', async () => {
     const bad = join(dir, 'corrupt.onnx');
     const bytes = readFileSync(MODEL_PATH);
-    bytes[bytes.length - 5] ^= 0xff;
+    bytes[bytes.length - 5] = bytes[bytes.length - 5]! ^ 0xff;
     writeFileSync(bad, bytes);
     await expect(loadModel({ modelPath: bad, cardPath: CARD_PATH, maxBatch: 8 })).rejects.toThrow(/does not match its card/);
   });

@@ -28,6 +28,9 @@ export function datasetRows(): { features: string[]; rows: number[][]; labels: n
   return { features: header.slice(0, -1), rows: rows.map((r) => r.slice(0, -1)), labels: rows.map((r) => r[r.length - 1]!) };
 }
 
+/** A Response whose JSON body tests read without casts. */
+export type JsonResponse = Omit<Response, 'json'> & { json(): Promise<any> };
+
 /** A test app wired to a real meter provider whose exposition the test can read. */
 export async function makeTestApp(opts: { maxBodyBytes?: number; maxBatch?: number } = {}) {
   const exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true });
@@ -43,7 +46,8 @@ export async function makeTestApp(opts: { maxBodyBytes?: number; maxBatch?: numb
     limits: { maxBodyBytes: opts.maxBodyBytes },
   });
   const scrape = async (): Promise<Sample[]> => parseExposition(await render());
+  const request = async (path: string, init?: RequestInit): Promise<JsonResponse> => app.request(path, init);
   const predict = (body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
-    app.request('/predict', { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
-  return { app, models, state, render, scrape, predict, close: () => meterProvider.shutdown() };
+    request('/predict', { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  return { app, models, state, render, scrape, request, predict, close: () => meterProvider.shutdown() };
 }

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadServiceConfig, loadTelemetryConfig, PROJECT_ROOT } from '../src/config.ts';
+
+describe('service config', () => {
+  it('has working defaults with the bundled model', () => {
+    const c = loadServiceConfig({});
+    expect(c.port).toBe(8000);
+    expect(c.maxBatch).toBe(1024);
+    expect(c.maxBodyBytes).toBe(1_048_576);
+    expect(c.modelPath).toBe(`${PROJECT_ROOT}/models/breast-cancer-v1.0.0.onnx`);
+    expect(c.modelCardPath).toBe(`${PROJECT_ROOT}/models/breast-cancer-v1.0.0.card.json`);
+    expect(c.faults.enabled).toBe(false);
+  });
+
+  it('rejects invalid values naming the variable and the form expected', () => {
+    const bad: Array<[Record<string, string>, string]> = [
+      [{ PORT: '70000' }, 'PORT'],
+      [{ PORT: '-1' }, 'PORT'],
+      [{ MAX_BATCH: '1.5' }, 'MAX_BATCH'],
+      [{ MAX_BODY_BYTES: 'lots' }, 'MAX_BODY_BYTES'],
+      [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+      [{ FAULT_INJECTION_ENABLED: '1' }, 'FAULT_INJECTION_ENABLED'],
+    ];
+    for (const [env, variable] of bad) {
+      expect(() => loadServiceConfig(env)).toThrow(ConfigError);
+      try {
+        loadServiceConfig(env);
+      } catch (err) {
+        expect((err as ConfigError).variable).toBe(variable);
+        expect((err as Error).message).toMatch(new RegExp(`^invalid ${variable}=".*": expected .+`));
+      }
+    }
+  });
+});
+
+describe('telemetry config (standard OTEL_* variables)', () => {
+  it('defaults to the Prometheus exporter on 9464 and no traces, unlike the SDK default of otlp', () => {
+    const c = loadTelemetryConfig({});
+    expect(c.metricsExporters).toEqual(['prometheus']);
+    expect(c.tracesExporters).toEqual(['none']);
+    expect(c.prometheusPort).toBe(9464);
+    expect(c.serviceName).toBe('inference-api');
+    expect(c.sdkDisabled).toBe(false);
+    expect(c.metricsProtocol).toBe('http/protobuf');
+  });
+
+  it('parses lists, protocols and resource attributes', () => {
+    const c = loadTelemetryConfig({
+      OTEL_METRICS_EXPORTER: ' Prometheus , otlp ',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+      OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json',
+      OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=prod,team=ml%20platform,service.name=from-attrs',
+    });
+    expect(c.metricsExporters).toEqual(['prometheus', 'otlp']);
+    expect(c.metricsProtocol).toBe('http/json');
+    expect(c.tracesProtocol).toBe('grpc');
+    expect(c.resourceAttributes).toEqual({ 'deployment.environment': 'prod', team: 'ml platform', 'service.name': 'from-attrs' });
+    expect(c.serviceName).toBe('from-attrs');
+    expect(loadTelemetryConfig({ OTEL_SERVICE_NAME: 'svc', OTEL_RESOURCE_ATTRIBUTES: 'service.name=x' }).serviceName).toBe('svc');
+  });
+
+  it('rejects none mixed with others, unknown exporters and bad attributes', () => {
+    expect(() => loadTelemetryConfig({ OTEL_METRICS_EXPORTER: 'none,prometheus' })).toThrow(/OTEL_METRICS_EXPORTER/);
+    expect(() => loadTelemetryConfig({ OTEL_TRACES_EXPORTER: 'jaeger' })).toThrow(/OTEL_TRACES_EXPORTER/);
+    expect(() => loadTelemetryConfig({ OTEL_RESOURCE_ATTRIBUTES: 'novalue' })).toThrow(/OTEL_RESOURCE_ATTRIBUTES/);
+    expect(() => loadTelemetryConfig({ OTEL_EXPORTER_PROMETHEUS_PORT: '99999' })).toThrow(/OTEL_EXPORTER_PROMETHEUS_PORT/);
+  });
+});
+
+describe('process.env', () => {
+  it('is read only by src/config.ts', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const hits = execFileSync('grep', ['-rln', 'process\\.env', 'src', 'telemetry'], { cwd: PROJECT_ROOT, encoding: 'utf8' })
+      .trim()
+      .split('\n');
+    expect(hits).toEqual(['src/config.ts']);
+  });
+});

@@ -1,0 +1,105 @@
+/** Spawns the service exactly as `npm start` does, on free ports, for process-level tests. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { REPO_ROOT } from './tools.ts';
+
+/** A free TCP port on the loopback interface. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** The argv of `npm start`, read from package.json so the test can't drift from it. */
+export function startCommand(): string[] {
+  const script = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).scripts.start as string;
+  const [bin, ...args] = script.split(/\s+/);
+  if (bin !== 'node') throw new Error(`npm start is expected to run node, not: ${script}`);
+  return args;
+}
+
+/** A running service process. */
+export interface RunningService {
+  readonly proc: ChildProcess;
+  readonly port: number;
+  readonly scrapePort: number;
+  readonly url: string;
+  /** Everything the process wrote so far. */
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code once the process has exited. */
+  readonly exited: Promise<number | null>;
+  /** SIGTERM, then wait for exit; SIGKILL after `ms`. */
+  stop(ms?: number): Promise<number | null>;
+}
+
+/** Options for {@link startService}. */
+export interface StartServiceOptions {
+  env?: Record<string, string>;
+  /** Wait until /ready answers 200 (default true). */
+  waitReady?: boolean;
+  timeoutMs?: number;
+}
+
+/** Starts the service with `env` on top of a minimal environment. */
+export async function startService(opts: StartServiceOptions = {}): Promise<RunningService> {
+  const port = await freePort();
+  const scrapePort = await freePort();
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+    OTEL_EXPORTER_PROMETHEUS_PORT: String(scrapePort),
+    ...opts.env,
+  };
+  const proc = spawn(process.execPath, startCommand(), { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const svc: RunningService = {
+    proc,
+    port,
+    scrapePort,
+    url,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    async stop(ms = 15_000) {
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), ms);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+  if (opts.waitReady !== false) {
+    const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
+    for (;;) {
+      if (proc.exitCode !== null) throw new Error(`service exited with ${proc.exitCode}: ${err || out}`);
+      try {
+        if ((await fetch(`${url}/ready`)).status === 200) break;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) {
+        await svc.stop();
+        throw new Error(`service not ready within ${opts.timeoutMs ?? 20_000} ms: ${err || out}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return svc;
+}

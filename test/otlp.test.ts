@@ -1,0 +1,97 @@
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { datasetRows } from './helpers/app.ts';
+import { startOtlpSink, type OtlpSink } from './helpers/otlp-sink.ts';
+import { startService } from './helpers/service.ts';
+
+const { rows } = datasetRows();
+
+interface JsonDataPoint {
+  attributes?: Array<{ key: string; value: { stringValue?: string } }>;
+  asInt?: string | number;
+  asDouble?: number;
+  count?: string | number;
+}
+interface JsonMetric {
+  name: string;
+  sum?: { dataPoints: JsonDataPoint[]; isMonotonic?: boolean };
+  histogram?: { dataPoints: JsonDataPoint[] };
+  gauge?: { dataPoints: JsonDataPoint[] };
+}
+
+/** Every metric in the JSON export requests the sink received, last export wins. */
+function metricsOf(sink: OtlpSink): Map<string, JsonMetric> {
+  const out = new Map<string, JsonMetric>();
+  for (const r of sink.requests.filter((r) => r.path === '/v1/metrics')) {
+    const doc = JSON.parse(r.body.toString());
+    for (const rm of doc.resourceMetrics ?? []) for (const sm of rm.scopeMetrics ?? []) for (const m of sm.metrics ?? []) out.set(m.name, m);
+  }
+  return out;
+}
+
+const attrs = (p: JsonDataPoint) => Object.fromEntries((p.attributes ?? []).map((a) => [a.key, a.value.stringValue]));
+
+let sink: OtlpSink;
+beforeAll(async () => {
+  sink = await startOtlpSink();
+});
+afterAll(() => sink.close());
+
+describe('OTEL_METRICS_EXPORTER=otlp (push)', () => {
+  it('pushes the same four metrics with their labels, and flushes them on shutdown', async () => {
+    sink.requests.length = 0;
+    const svc = await startService({
+      env: {
+        OTEL_METRICS_EXPORTER: 'otlp',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+        // Longer than the test: only the shutdown flush can deliver the data.
+        OTEL_METRIC_EXPORT_INTERVAL: '600000',
+      },
+    });
+    for (let i = 0; i < 3; i++) {
+      await fetch(`${svc.url}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ features: rows[i] }) });
+    }
+    await fetch(`${svc.url}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ instances: rows.slice(0, 5) }) });
+    // No scrape port on the push path.
+    const refused = await new Promise<boolean>((resolve) => {
+      const s = connect(svc.scrapePort, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), resolve(false)));
+      s.once('error', () => resolve(true));
+    });
+    expect(refused).toBe(true);
+    expect(sink.requests).toHaveLength(0);
+    expect(await svc.stop()).toBe(0);
+
+    const m = metricsOf(sink);
+    const requests = m.get('api_request_total')!;
+    expect(requests.sum!.isMonotonic).toBe(true);
+    const ok = requests.sum!.dataPoints.find((p) => attrs(p).endpoint === '/predict' && attrs(p).http_status === '200')!;
+    expect(attrs(ok)).toEqual({ method: 'POST', endpoint: '/predict', http_status: '200' });
+    expect(Number(ok.asInt ?? ok.asDouble)).toBe(4);
+    const preds = m.get('api_prediction_total')!.sum!.dataPoints;
+    expect(preds.map(attrs)).toEqual([{ model_version: '1.0.0' }]);
+    expect(Number(preds[0]!.asInt ?? preds[0]!.asDouble)).toBe(8);
+    const hist = m.get('api_request_duration_seconds')!.histogram!.dataPoints.find((p) => attrs(p).endpoint === '/predict')!;
+    expect(Number(hist.count)).toBe(4);
+    const info = m.get('model_info')!.gauge!.dataPoints;
+    expect(info.map(attrs)).toEqual([{ version: '1.0.0', name: 'breast-cancer' }]);
+    expect(m.has('nodejs_eventloop_delay_p99') || m.has('nodejs.eventloop.delay.p99')).toBe(true);
+  });
+
+  it('speaks http/protobuf by default, and sends traces there when OTEL_TRACES_EXPORTER=otlp', async () => {
+    sink.requests.length = 0;
+    const svc = await startService({
+      env: { OTEL_METRICS_EXPORTER: 'otlp', OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_METRIC_EXPORT_INTERVAL: '600000' },
+    });
+    await fetch(`${svc.url}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ features: rows[0] }) });
+    expect(await svc.stop()).toBe(0);
+    const metricsReq = sink.requests.filter((r) => r.path === '/v1/metrics');
+    const tracesReq = sink.requests.filter((r) => r.path === '/v1/traces');
+    expect(metricsReq.length).toBeGreaterThan(0);
+    expect(metricsReq[0]!.contentType).toBe('application/x-protobuf');
+    expect(metricsReq.some((r) => r.body.includes('api_prediction_total'))).toBe(true);
+    expect(tracesReq.length).toBeGreaterThan(0);
+    expect(tracesReq.some((r) => r.body.includes('/predict'))).toBe(true);
+  });
+});
