@@ -4,7 +4,7 @@
  */
 import { serve, type ServerType } from '@hono/node-server';
 import { metrics } from '@opentelemetry/api';
-import type { Server } from 'node:http';
+import type { Server, ServerOptions } from 'node:http';
 import { createApp } from './app.ts';
 import { loadOrExit, loadServiceConfig, type ServiceConfig } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -13,11 +13,17 @@ import { ModelStore } from './model/store.ts';
 import { createServiceMetrics } from '../telemetry/metrics.ts';
 import { getTelemetry } from '../telemetry/sdk.ts';
 
-/** Applies the HTTP server's timeouts: slow or idle clients must not hold sockets forever. */
-function applyTimeouts(server: Server, config: ServiceConfig): void {
-  server.requestTimeout = config.requestTimeoutMs;
-  server.headersTimeout = Math.min(config.headersTimeoutMs, config.requestTimeoutMs);
-  server.keepAliveTimeout = config.keepAliveTimeoutMs;
+/**
+ * The HTTP server's timeouts: slow or idle clients must not hold sockets forever. Node checks
+ * them on a timer (30 s by default); checking every second makes a short headers timeout real.
+ */
+function serverOptions(config: ServiceConfig): ServerOptions {
+  return {
+    requestTimeout: config.requestTimeoutMs,
+    headersTimeout: Math.min(config.headersTimeoutMs, config.requestTimeoutMs),
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
+  };
 }
 
 /** Stops accepting, lets in-flight requests finish (up to the deadline), flushes telemetry. */
@@ -56,8 +62,7 @@ async function main(): Promise<void> {
   });
 
   // Listen first so /health answers while the model loads; /ready stays 503 until it has.
-  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }) as ServerType as Server;
-  applyTimeouts(server, config);
+  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host, serverOptions: serverOptions(config) }) as ServerType as Server;
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

@@ -186,6 +186,29 @@ describe('traces (OTEL_TRACES_EXPORTER)', () => {
   });
 });
 
+describe('HTTP server timeouts', () => {
+  it('drops a client that never finishes its headers (HTTP_HEADERS_TIMEOUT_MS)', async () => {
+    const svc = await startService({ env: { HTTP_HEADERS_TIMEOUT_MS: '500', OTEL_METRICS_EXPORTER: 'none' } });
+    try {
+      const sock = connect(svc.port, '127.0.0.1');
+      await new Promise((r) => sock.once('connect', r));
+      const started = Date.now();
+      let reply = '';
+      sock.on('data', (d) => (reply += d.toString()));
+      sock.write('GET /health HTTP/1.1\r\nHost: x\r\n');
+      await new Promise((r) => sock.once('close', r));
+      const elapsed = Date.now() - started;
+      expect(reply).toMatch(/^HTTP\/1\.1 408/);
+      expect(elapsed).toBeGreaterThanOrEqual(400);
+      expect(elapsed).toBeLessThan(5000);
+      // The server itself is unaffected.
+      expect((await fetch(`${svc.url}/health`)).status).toBe(200);
+    } finally {
+      await svc.stop();
+    }
+  });
+});
+
 describe('graceful shutdown', () => {
   it('finishes a request in flight, refuses new connections, exits 0', async () => {
     const svc = await startService();
