@@ -5,6 +5,7 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { ApiError, errorBody } from './http/errors.ts';
+import { FAULTS_ROUTE, type FaultInjector } from './http/faults.ts';
 import { parseJsonBody } from './http/json.ts';
 import { requestMetrics } from './http/request-metrics.ts';
 import { publicCard } from './model/card.ts';
@@ -22,6 +23,8 @@ export interface AppDeps {
   renderMetrics?: () => Promise<string>;
   limits?: { maxBodyBytes?: number };
   logger?: Logger;
+  /** Fault injection for drills; only passed when FAULT_INJECTION_ENABLED=true. */
+  faults?: FaultInjector;
 }
 
 /** The route templates the app serves: the only values the `endpoint` label can take. */
@@ -46,7 +49,12 @@ export function createApp(deps: AppDeps): Hono {
   const maxBodyBytes = deps.limits?.maxBodyBytes ?? 1_048_576;
   const app = new Hono();
 
-  app.use('*', requestMetrics({ metrics: deps.metrics, routes: ROUTES }));
+  const faults = deps.faults;
+  app.use('*', requestMetrics({ metrics: deps.metrics, routes: faults ? [...ROUTES, FAULTS_ROUTE] : ROUTES }));
+  if (faults) {
+    app.use('/predict', faults.middleware);
+    faults.register(app);
+  }
 
   app.post(
     '/predict',

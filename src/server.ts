@@ -7,6 +7,7 @@ import { metrics } from '@opentelemetry/api';
 import type { Server, ServerOptions } from 'node:http';
 import { createApp } from './app.ts';
 import { loadOrExit, loadServiceConfig, type ServiceConfig } from './config.ts';
+import { createFaultInjector } from './http/faults.ts';
 import { createLogger, type Logger } from './log.ts';
 import { loadModel, ModelLoadError } from './model/model.ts';
 import { ModelStore } from './model/store.ts';
@@ -59,6 +60,7 @@ async function main(): Promise<void> {
     renderMetrics: telemetry.renderPrometheus,
     limits: { maxBodyBytes: config.maxBodyBytes },
     logger: log,
+    faults: config.faults.enabled ? createFaultInjector() : undefined,
   });
 
   // Listen first so /health answers while the model loads; /ready stays 503 until it has.
@@ -68,6 +70,7 @@ async function main(): Promise<void> {
     server.once('error', reject);
   });
   log.info('listening', { host: config.host, port: config.port, telemetry: telemetry.enabled, tracing: telemetry.tracing });
+  if (config.faults.enabled) log.warn('fault injection is enabled: /admin/faults can degrade /predict');
 
   let stopping = false;
   const onSignal = (signal: string) => {
