@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Baseline, ModelCard } from '../src/model/card.ts';
-import { DECILE_PROBS, quantiles, rocAuc } from '../src/model/stats.ts';
+import { binShares, DECILE_PROBS, quantiles, rocAuc } from '../src/model/stats.ts';
 import { readCsv, stratifiedSplit } from './train/data.ts';
 import { fitLogistic, predictRow } from './train/logreg.ts';
 import { buildLogisticOnnx, INPUT_NAME, OUTPUT_NAME } from './train/onnx.ts';
@@ -33,6 +33,7 @@ const l2 = Number(args.l2);
 const round = (v: number, digits = 6) => Number(v.toFixed(digits));
 
 function baselineOf(values: number[]): Baseline {
+  const deciles = quantiles(values, DECILE_PROBS).map((v) => round(v, 8));
   const mean = values.reduce((s, v) => s + v, 0) / values.length;
   const std = Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / values.length);
   return {
@@ -40,7 +41,8 @@ function baselineOf(values: number[]): Baseline {
     max: Math.max(...values),
     mean: round(mean, 8),
     std: round(std, 8),
-    deciles: quantiles(values, DECILE_PROBS).map((v) => round(v, 8)),
+    deciles,
+    bin_shares: binShares(values, deciles).map((v) => round(v, 6)),
   };
 }
 

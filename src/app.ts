@@ -5,7 +5,10 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { ApiError, errorBody } from './http/errors.ts';
+import { ADMIN_MODEL_ROUTE, registerAdmin } from './http/admin.ts';
 import { FAULTS_ROUTE, type FaultInjector } from './http/faults.ts';
+import { NO_QUALITY, type QualityMonitor } from './model/quality.ts';
+import type { Rollouts } from './model/rollout.ts';
 import { parseJsonBody } from './http/json.ts';
 import { requestMetrics } from './http/request-metrics.ts';
 import { publicCard } from './model/card.ts';
@@ -25,6 +28,10 @@ export interface AppDeps {
   logger?: Logger;
   /** Fault injection for drills; only passed when FAULT_INJECTION_ENABLED=true. */
   faults?: FaultInjector;
+  /** Score and drift metrics; none when omitted. */
+  quality?: QualityMonitor;
+  /** The model admin API; only passed when ADMIN_TOKEN is set. */
+  admin?: { token: string; rollouts: Rollouts };
 }
 
 /** The route templates the app serves: the only values the `endpoint` label can take. */
@@ -49,12 +56,17 @@ export function createApp(deps: AppDeps): Hono {
   const maxBodyBytes = deps.limits?.maxBodyBytes ?? 1_048_576;
   const app = new Hono();
 
-  const faults = deps.faults;
-  app.use('*', requestMetrics({ metrics: deps.metrics, routes: faults ? [...ROUTES, FAULTS_ROUTE] : ROUTES }));
+  const { faults, admin } = deps;
+  const quality = deps.quality ?? NO_QUALITY;
+  const routes: string[] = [...ROUTES];
+  if (faults) routes.push(FAULTS_ROUTE);
+  if (admin) routes.push(ADMIN_MODEL_ROUTE);
+  app.use('*', requestMetrics({ metrics: deps.metrics, routes }));
   if (faults) {
     app.use('/predict', faults.middleware);
     faults.register(app);
   }
+  if (admin) registerAdmin(app, { token: admin.token, rollouts: admin.rollouts, models: deps.models });
 
   app.post(
     '/predict',
@@ -80,17 +92,23 @@ export function createApp(deps: AppDeps): Hono {
       if (!model) throw new ApiError(503, 'not_ready', 'no model is loaded yet');
       const input = model.parseRows(parseJsonBody(await c.req.text()));
       const scores = await model.predict(input.data, input.rows);
-      deps.metrics.recordPredictions(input.rows, model.version);
       const { threshold, positive_label: pos, negative_label: neg } = model.card.output;
+      quality.observe(model, input.data, input.rows, scores);
       if (!input.batch) {
         const p = scores[0]!;
-        return c.json({ prediction: p, label: p >= threshold ? pos : neg, model_version: model.version });
+        const positive = p >= threshold;
+        deps.metrics.recordPredictions(model.version, { label: pos, count: positive ? 1 : 0 }, { label: neg, count: positive ? 0 : 1 });
+        return c.json({ prediction: p, label: positive ? pos : neg, model_version: model.version });
       }
       const predictions = new Array(input.rows);
+      let positives = 0;
       for (let i = 0; i < input.rows; i++) {
         const p = scores[i]!;
-        predictions[i] = { prediction: p, label: p >= threshold ? pos : neg };
+        const positive = p >= threshold;
+        if (positive) positives++;
+        predictions[i] = { prediction: p, label: positive ? pos : neg };
       }
+      deps.metrics.recordPredictions(model.version, { label: pos, count: positives }, { label: neg, count: input.rows - positives });
       return c.json({ predictions, model_version: model.version });
     },
   );

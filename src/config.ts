@@ -38,6 +38,11 @@ export interface ServiceConfig {
   readonly keepAliveTimeoutMs: number;
   readonly ortIntraOpThreads: number;
   readonly faults: FaultConfig;
+  /** Folder rollouts may load models from. */
+  readonly modelDir: string;
+  /** Bearer token of the admin API; the API is off when unset. */
+  readonly adminToken: string | undefined;
+  readonly quality: { readonly enabled: boolean; readonly windowRows: number; readonly minRows: number };
 }
 
 /** The OpenTelemetry settings, from the standard OTEL_* variables. */
@@ -169,6 +174,9 @@ function parseResourceAttributes(raw: string | undefined): Record<string, string
 export function loadServiceConfig(env: Env = process.env): ServiceConfig {
   const e = new EnvReader(env);
   const modelPath = e.path('MODEL_PATH', DEFAULT_MODEL_PATH);
+  const adminToken = e.raw('ADMIN_TOKEN');
+  if (adminToken !== undefined && adminToken.length < 16) throw new ConfigError('ADMIN_TOKEN', 'at least 16 characters', '(hidden)');
+  const windowRows = e.int('MODEL_DRIFT_WINDOW_ROWS', 1000, 10, 1_000_000);
   return {
     port: e.int('PORT', 8000, 0, 65535),
     host: e.string('HOST', '0.0.0.0'),
@@ -183,6 +191,13 @@ export function loadServiceConfig(env: Env = process.env): ServiceConfig {
     keepAliveTimeoutMs: e.int('HTTP_KEEP_ALIVE_TIMEOUT_MS', 5_000, 1, 600_000),
     ortIntraOpThreads: e.int('ORT_INTRA_OP_THREADS', 1, 0, 256),
     faults: { enabled: e.bool('FAULT_INJECTION_ENABLED', false) },
+    modelDir: e.path('MODEL_DIR', dirname(modelPath)),
+    adminToken,
+    quality: {
+      enabled: e.bool('MODEL_QUALITY_METRICS', true),
+      windowRows,
+      minRows: e.int('MODEL_DRIFT_MIN_ROWS', Math.min(200, windowRows), 1, windowRows),
+    },
   };
 }
 

@@ -10,6 +10,8 @@ import { loadOrExit, loadServiceConfig, type ServiceConfig } from './config.ts';
 import { createFaultInjector } from './http/faults.ts';
 import { createLogger, type Logger } from './log.ts';
 import { loadModel, ModelLoadError } from './model/model.ts';
+import { createQualityMonitor, NO_QUALITY, type QualityMonitor } from './model/quality.ts';
+import { createRollouts } from './model/rollout.ts';
 import { ModelStore } from './model/store.ts';
 import { createServiceMetrics } from '../telemetry/metrics.ts';
 import { getTelemetry } from '../telemetry/sdk.ts';
@@ -53,14 +55,36 @@ async function main(): Promise<void> {
   const models = new ModelStore();
   let ready = false;
 
+  // The drift gauges read the quality monitor, which records through the metrics: bind late.
+  let quality: QualityMonitor = NO_QUALITY;
+  const serviceMetrics = createServiceMetrics(metrics.getMeter('inference-api'), {
+    currentModel: () => {
+      const m = models.current;
+      return m && { name: m.name, version: m.version, baselinePositiveRate: m.card.baseline?.score?.positive_rate };
+    },
+    drift: () => quality.drift(models.current),
+  });
+  quality = createQualityMonitor(serviceMetrics, config.quality);
+  const rollouts = createRollouts({
+    store: models,
+    metrics: serviceMetrics,
+    logger: log,
+    modelDir: config.modelDir,
+    maxBatch: config.maxBatch,
+    intraOpThreads: config.ortIntraOpThreads,
+    releaseAfterMs: config.requestTimeoutMs + 1000,
+  });
+
   const app = createApp({
     models,
-    metrics: createServiceMetrics(metrics.getMeter('inference-api'), { currentModel: () => models.current }),
+    metrics: serviceMetrics,
     isReady: () => ready,
     renderMetrics: telemetry.renderPrometheus,
     limits: { maxBodyBytes: config.maxBodyBytes },
     logger: log,
     faults: config.faults.enabled ? createFaultInjector() : undefined,
+    quality,
+    admin: config.adminToken ? { token: config.adminToken, rollouts } : undefined,
   });
 
   // Listen first so /health answers while the model loads; /ready stays 503 until it has.
@@ -70,6 +94,7 @@ async function main(): Promise<void> {
     server.once('error', reject);
   });
   log.info('listening', { host: config.host, port: config.port, telemetry: telemetry.enabled, tracing: telemetry.tracing });
+  if (config.adminToken) log.info('model admin API enabled', { route: '/admin/model', model_dir: config.modelDir });
   if (config.faults.enabled) log.warn('fault injection is enabled: /admin/faults can degrade /predict');
 
   let stopping = false;
@@ -97,6 +122,7 @@ async function main(): Promise<void> {
     });
     models.swap(model);
   } catch (err) {
+    if (err instanceof ModelLoadError) serviceMetrics.recordLoadFailure(err.reason);
     log.error('model failed to load', { err: err instanceof ModelLoadError ? err.message : String(err) });
     await getTelemetry().shutdown();
     process.exit(1);

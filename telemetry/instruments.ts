@@ -36,6 +36,15 @@ export const LATENCY_BUCKETS_SECONDS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.5, 1, 2.5, 5, 10,
 ] as const;
 
+/**
+ * Score buckets: the whole 0..1 range, with fine steps near 0 and 1 where a healthy classifier
+ * puts most rows, so "everything is 0.0" (a collapsed model) is told apart from "confidently
+ * benign" only by the share in the lowest bucket, which the collapse alert watches.
+ */
+export const SCORE_BUCKETS = [
+  0.001, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.975, 0.99, 0.999, 1,
+] as const;
+
 /** The latency objective of the design, in seconds: it must be a bucket boundary. */
 export const LATENCY_OBJECTIVE_SECONDS = 0.2;
 
@@ -52,8 +61,8 @@ export const INSTRUMENTS = {
     name: 'api_prediction_total',
     kind: 'counter',
     unit: '{prediction}',
-    description: 'Predictions served (a batch of N rows adds N).',
-    labels: ['model_version'],
+    description: 'Predictions served (a batch of N rows adds N), by model version and predicted class.',
+    labels: ['model_version', 'label'],
   },
   requestDuration: {
     name: 'api_request_duration_seconds',
@@ -69,6 +78,56 @@ export const INSTRUMENTS = {
     unit: '',
     description: 'The loaded model: 1 for the version currently serving.',
     labels: ['version', 'name'],
+  },
+  predictionScore: {
+    name: 'api_prediction_score',
+    kind: 'histogram',
+    unit: '',
+    description: 'Predicted probability of the positive class, per row served.',
+    labels: ['model_version'],
+    buckets: SCORE_BUCKETS,
+  },
+  featureDrift: {
+    name: 'model_feature_drift_psi',
+    kind: 'observable_gauge',
+    unit: '',
+    description: 'Population stability index of each input feature over the recent-rows window, against the training deciles.',
+    labels: ['feature'],
+  },
+  predictionDrift: {
+    name: 'model_prediction_drift_psi',
+    kind: 'observable_gauge',
+    unit: '',
+    description: 'Population stability index of the predicted score over the recent-rows window, against training.',
+    labels: [],
+  },
+  driftWindowRows: {
+    name: 'model_drift_window_rows',
+    kind: 'observable_gauge',
+    unit: '{row}',
+    description: 'Rows in the drift window (PSI is reported once it holds MODEL_DRIFT_MIN_ROWS).',
+    labels: [],
+  },
+  outOfRange: {
+    name: 'model_input_out_of_range_total',
+    kind: 'counter',
+    unit: '{value}',
+    description: 'Input values outside the training min..max, by feature.',
+    labels: ['feature'],
+  },
+  baselinePositiveRate: {
+    name: 'model_baseline_positive_rate',
+    kind: 'observable_gauge',
+    unit: '',
+    description: 'Share of training rows the serving model labels positive: the reference for the live positive rate.',
+    labels: ['version'],
+  },
+  loadFailures: {
+    name: 'model_load_failures_total',
+    kind: 'counter',
+    unit: '{failure}',
+    description: 'Model loads refused (unreadable, hash mismatch, rejected by onnxruntime, or failed smoke prediction).',
+    labels: ['reason'],
   },
 } as const satisfies Record<string, InstrumentSpec>;
 

@@ -6,24 +6,43 @@
 import type { Attributes, Counter, Histogram, Meter, ObservableGauge } from '@opentelemetry/api';
 import { INSTRUMENTS } from './instruments.ts';
 
+/** The `reason` values of model_load_failures_total. */
+export const LOAD_FAILURE_REASONS = ['unreadable', 'invalid_card', 'hash_mismatch', 'runtime_rejected', 'smoke_failed'] as const;
+export type LoadFailureReason = (typeof LOAD_FAILURE_REASONS)[number];
+
 /** What the model_info gauge reports; undefined while no model is loaded. */
 export interface ModelIdentity {
   readonly name: string;
   readonly version: string;
 }
 
+/** What the drift gauges report at a collection; undefined while the window is too small. */
+export interface DriftReading {
+  readonly rows: number;
+  readonly features: ReadonlyArray<readonly [name: string, psi: number]>;
+  readonly score: number;
+}
+
 /** Options for {@link createServiceMetrics}. */
 export interface ServiceMetricsOptions {
   /** Called at each collection: the model now serving. Only that version is reported. */
-  currentModel?: () => ModelIdentity | undefined;
+  currentModel?: () => (ModelIdentity & { readonly baselinePositiveRate?: number }) | undefined;
+  /** Called at each collection: drift of the serving model's recent inputs and scores. */
+  drift?: () => { readonly windowRows: number; readonly reading: DriftReading | undefined } | undefined;
 }
 
 /** The recording facade used by the HTTP layer. */
 export interface ServiceMetrics {
   /** One finished HTTP request. `endpoint` must already be a route template or `unmatched`. */
   recordRequest(method: string, endpoint: string, status: number, seconds: number): void;
-  /** `count` predictions served by `version`. */
-  recordPredictions(count: number, version: string): void;
+  /** Predictions served by `version`: `positive` rows got the positive label, `negative` the other. */
+  recordPredictions(version: string, positive: { label: string; count: number }, negative: { label: string; count: number }): void;
+  /** The predicted scores of `rows` rows. */
+  recordScores(version: string, scores: Float32Array, rows: number): void;
+  /** `count` input values of `feature` outside the training range. */
+  recordOutOfRange(feature: string, count: number): void;
+  /** A model load that was refused, by reason. */
+  recordLoadFailure(reason: LoadFailureReason): void;
 }
 
 /**
@@ -69,12 +88,47 @@ export function createServiceMetrics(meter: Meter, opts: ServiceMetricsOptions =
     unit: t.modelInfo.unit,
     description: t.modelInfo.description,
   });
+  const scoreHist: Histogram = meter.createHistogram(t.predictionScore.name, {
+    unit: t.predictionScore.unit,
+    description: t.predictionScore.description,
+    advice: { explicitBucketBoundaries: [...t.predictionScore.buckets] },
+  });
+  const outOfRange: Counter = meter.createCounter(t.outOfRange.name, { unit: t.outOfRange.unit, description: t.outOfRange.description });
+  const loadFailures: Counter = meter.createCounter(t.loadFailures.name, { unit: t.loadFailures.unit, description: t.loadFailures.description });
+  const gauge = (spec: { name: string; unit: string; description: string }) =>
+    meter.createObservableGauge(spec.name, { unit: spec.unit, description: spec.description });
+  const featureDrift = gauge(t.featureDrift);
+  const predictionDrift = gauge(t.predictionDrift);
+  const windowRows = gauge(t.driftWindowRows);
+  const baselineRate = gauge(t.baselinePositiveRate);
+
   const currentModel = opts.currentModel;
   if (currentModel) {
+    // Observable gauges report only what the callback observes now: after a reload the old
+    // version's series stop, so exactly one version is ever shown.
     modelInfo.addCallback((result) => {
       const m = currentModel();
       if (m) result.observe(1, { version: m.version, name: m.name });
     });
+    baselineRate.addCallback((result) => {
+      const m = currentModel();
+      if (m?.baselinePositiveRate !== undefined) result.observe(m.baselinePositiveRate, { version: m.version });
+    });
+  }
+  const drift = opts.drift;
+  if (drift) {
+    const featureAttrs = new AttributeCache((feature: string) => ({ feature }));
+    meter.addBatchObservableCallback(
+      (result) => {
+        const d = drift();
+        if (!d) return;
+        result.observe(windowRows, d.windowRows);
+        if (!d.reading) return;
+        for (const [name, value] of d.reading.features) result.observe(featureDrift, value, featureAttrs.get(name));
+        result.observe(predictionDrift, d.reading.score);
+      },
+      [featureDrift, predictionDrift, windowRows],
+    );
   }
 
   const requestAttrs = new AttributeCache((method: string, endpoint: string, status: number) => ({
@@ -83,15 +137,34 @@ export function createServiceMetrics(meter: Meter, opts: ServiceMetricsOptions =
     http_status: String(status),
   }));
   const durationAttrs = new AttributeCache((method: string, endpoint: string) => ({ method, endpoint }));
-  const predictionAttrs = new AttributeCache((version: string) => ({ model_version: version }));
+  const predictionAttrs = new AttributeCache((version: string, label: string) => ({ model_version: version, label }));
+  const scoreAttrs = new AttributeCache((version: string) => ({ model_version: version }));
+  const outOfRangeAttrs = new AttributeCache((feature: string) => ({ feature }));
+  const failureAttrs = new AttributeCache((reason: string) => ({ reason }));
+
+  // Counters of rare events start at 0, so the first failure is an increase Prometheus can see.
+  for (const reason of LOAD_FAILURE_REASONS) loadFailures.add(0, failureAttrs.get(reason));
 
   return {
     recordRequest(method, endpoint, status, seconds) {
       requests.add(1, requestAttrs.get(method, endpoint, status));
       duration.record(seconds, durationAttrs.get(method, endpoint));
     },
-    recordPredictions(count, version) {
-      predictions.add(count, predictionAttrs.get(version));
+    recordPredictions(version, positive, negative) {
+      // Both labels are always added (possibly 0), so each series exists from the first
+      // prediction and a ratio of the two never lacks its denominator.
+      predictions.add(positive.count, predictionAttrs.get(version, positive.label));
+      predictions.add(negative.count, predictionAttrs.get(version, negative.label));
+    },
+    recordScores(version, scores, rows) {
+      const attrs = scoreAttrs.get(version);
+      for (let i = 0; i < rows; i++) scoreHist.record(scores[i]!, attrs);
+    },
+    recordOutOfRange(feature, count) {
+      outOfRange.add(count, outOfRangeAttrs.get(feature));
+    },
+    recordLoadFailure(reason) {
+      loadFailures.add(1, failureAttrs.get(reason));
     },
   };
 }

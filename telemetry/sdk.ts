@@ -15,7 +15,9 @@ import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
 import { defaultResource, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import {
+  AggregationTemporality,
   AggregationType,
+  InstrumentType,
   ConsoleMetricExporter,
   MeterProvider,
   PeriodicExportingMetricReader,
@@ -81,6 +83,35 @@ function buildResource(config: TelemetryConfig, serviceVersion: string): Resourc
 }
 
 /**
+ * Gauges are exported with delta temporality. For a gauge the value is the same either way, but
+ * under cumulative temporality the SDK keeps re-exporting every attribute set ever observed:
+ * after a model rollout, model_info would show the old version forever, and the old version's
+ * drift readings would never go away. With delta, a series not observed now is not exported.
+ */
+function gaugeTemporality(type: InstrumentType, otherwise: AggregationTemporality): AggregationTemporality {
+  return type === InstrumentType.OBSERVABLE_GAUGE || type === InstrumentType.GAUGE ? AggregationTemporality.DELTA : otherwise;
+}
+
+/** The Prometheus exporter, with {@link gaugeTemporality}. */
+export class PrometheusPullExporter extends PrometheusExporter {
+  override selectAggregationTemporality(type: InstrumentType): AggregationTemporality {
+    return gaugeTemporality(type, super.selectAggregationTemporality(type));
+  }
+}
+
+/** Wraps a push exporter so its reader applies {@link gaugeTemporality}. */
+function withGaugeTemporality(exporter: PushMetricExporter): PushMetricExporter {
+  const select = exporter.selectAggregationTemporality?.bind(exporter) ?? (() => AggregationTemporality.CUMULATIVE);
+  return {
+    export: (metrics, done) => exporter.export(metrics, done),
+    forceFlush: () => exporter.forceFlush(),
+    shutdown: () => exporter.shutdown(),
+    selectAggregationTemporality: (type) => gaugeTemporality(type, select(type)),
+    selectAggregation: exporter.selectAggregation?.bind(exporter),
+  };
+}
+
+/**
  * Renders a Prometheus exporter's current data as the text exposition: what the scrape port
  * serves, for the API port's `/metrics`. Scope labels are left out, as on the scrape port.
  */
@@ -113,7 +144,7 @@ export async function startTelemetry(config: TelemetryConfig, opts: StartTelemet
   const interval = config.metricExportIntervalMs;
   const periodic = (exporter: PushMetricExporter) =>
     new PeriodicExportingMetricReader({
-      exporter,
+      exporter: withGaugeTemporality(exporter),
       exportIntervalMillis: interval,
       exportTimeoutMillis: Math.min(config.metricExportTimeoutMs, interval),
     });
@@ -121,7 +152,7 @@ export async function startTelemetry(config: TelemetryConfig, opts: StartTelemet
     if (name === 'prometheus') {
       // The exporter's own server is the scrape port; the API's /metrics renders the same
       // reader, so both show identical data.
-      prometheus = new PrometheusExporter({ host: config.prometheusHost, port: config.prometheusPort, withoutScopeInfo: true });
+      prometheus = new PrometheusPullExporter({ host: config.prometheusHost, port: config.prometheusPort, withoutScopeInfo: true });
       readers.push(prometheus);
     } else if (name === 'otlp') {
       readers.push(periodic(await otlpMetricExporter(config.metricsProtocol)));

@@ -1,4 +1,6 @@
+import { createNoopMeter } from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
+import { createServiceMetrics } from '../telemetry/metrics.ts';
 import { createApp } from '../src/app.ts';
 import { createFaultInjector } from '../src/http/faults.ts';
 import { ModelStore } from '../src/model/store.ts';
@@ -19,7 +21,7 @@ describe('fault injection', () => {
   it('when enabled, injects 5xx and latency into /predict only, and can be cleared', async () => {
     const faults = createFaultInjector();
     const model = await loadBundledModel();
-    const app = createApp({ models: new ModelStore(model), metrics: { recordRequest() {}, recordPredictions() {} }, isReady: () => true, faults });
+    const app = createApp({ models: new ModelStore(model), metrics: createServiceMetrics(createNoopMeter()), isReady: () => true, faults });
     const put = (body: unknown) => app.request('/admin/faults', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const predict = () => app.request('/predict', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ features: rows[0] }) });
 
@@ -46,7 +48,7 @@ describe('fault injection', () => {
     const seq = [0.1, 0.3, 0.5, 0.7, 0.9];
     const faults = createFaultInjector({ random: () => seq[i++ % seq.length]! });
     faults.set({ errorRatio: 0.4 });
-    const app = createApp({ models: new ModelStore(await loadBundledModel()), metrics: { recordRequest() {}, recordPredictions() {} }, isReady: () => true, faults });
+    const app = createApp({ models: new ModelStore(await loadBundledModel()), metrics: createServiceMetrics(createNoopMeter()), isReady: () => true, faults });
     const statuses: number[] = [];
     for (let k = 0; k < 5; k++) {
       statuses.push((await app.request('/predict', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ features: rows[0] }) })).status);

@@ -37,8 +37,21 @@ describe('exact metric values after a known sequence of requests', () => {
     });
     for (const x of total) expect(Object.keys(x.labels).sort()).toEqual(['endpoint', 'http_status', 'method']);
 
-    expect(sampleValue(s, 'api_prediction_total', { model_version: '1.0.0' })).toBe(5 + 10 + 7);
-    expect(samplesOf(s, 'api_prediction_total')).toHaveLength(1);
+    // Labels as the model decides them, counted independently from the responses.
+    const expected = { malignant: 0, benign: 0 };
+    for (const r of [...rows.slice(0, 5), ...rows.slice(0, 10), ...rows.slice(10, 17)]) {
+      const { label } = (await (await t.predict({ features: r })).json()) as { label: 'malignant' | 'benign' };
+      expected[label]++;
+    }
+    const s2 = await t.scrape();
+    // Each row was predicted twice: once above in the sequence, once just now.
+    expect(sampleValue(s2, 'api_prediction_total', { model_version: '1.0.0', label: 'malignant' })).toBe(2 * expected.malignant);
+    expect(sampleValue(s2, 'api_prediction_total', { model_version: '1.0.0', label: 'benign' })).toBe(2 * expected.benign);
+    expect(expected.malignant + expected.benign).toBe(22);
+    expect(samplesOf(s, 'api_prediction_total').reduce((a, x) => a + x.value, 0)).toBe(5 + 10 + 7);
+    expect(samplesOf(s, 'api_prediction_total')).toHaveLength(2);
+    // One score per row served.
+    expect(sampleValue(s, 'api_prediction_score_count', { model_version: '1.0.0' })).toBe(22);
 
     // The histogram counts every request of a (method, endpoint), whatever the status.
     expect(sampleValue(s, 'api_request_duration_seconds_count', { method: 'POST', endpoint: '/predict' })).toBe(11);

@@ -89,7 +89,10 @@ describe('loadModel refuses bad artifacts', () => {
   });
 
   it('rejects a missing card and an invalid one', async () => {
-    await expect(loadModel({ modelPath: MODEL_PATH, cardPath: join(dir, 'nope.json'), maxBatch: 8 })).rejects.toThrow(/cannot read model card/);
+    await expect(loadModel({ modelPath: MODEL_PATH, cardPath: join(dir, 'nope.json'), maxBatch: 8 })).rejects.toMatchObject({
+      reason: 'unreadable',
+      message: expect.stringMatching(/cannot read model card/),
+    });
     const cardPath = join(dir, 'invalid.card.json');
     writeFileSync(cardPath, JSON.stringify({ schema_version: 1, name: 'x', version: 'bad version!' }));
     await expect(loadModel({ modelPath: MODEL_PATH, cardPath, maxBatch: 8 })).rejects.toThrow(/'version'/);

@@ -70,8 +70,11 @@ describe('OTEL_METRICS_EXPORTER=otlp (push)', () => {
     expect(attrs(ok)).toEqual({ method: 'POST', endpoint: '/predict', http_status: '200' });
     expect(Number(ok.asInt ?? ok.asDouble)).toBe(4);
     const preds = m.get('api_prediction_total')!.sum!.dataPoints;
-    expect(preds.map(attrs)).toEqual([{ model_version: '1.0.0' }]);
-    expect(Number(preds[0]!.asInt ?? preds[0]!.asDouble)).toBe(8);
+    expect(preds.map(attrs).sort((a, b) => String(a.label).localeCompare(String(b.label)))).toEqual([
+      { model_version: '1.0.0', label: 'benign' },
+      { model_version: '1.0.0', label: 'malignant' },
+    ]);
+    expect(preds.reduce((a, p) => a + Number(p.asInt ?? p.asDouble), 0)).toBe(8);
     const hist = m.get('api_request_duration_seconds')!.histogram!.dataPoints.find((p) => attrs(p).endpoint === '/predict')!;
     expect(Number(hist.count)).toBe(4);
     const info = m.get('model_info')!.gauge!.dataPoints;

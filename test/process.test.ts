@@ -44,7 +44,8 @@ describe('the service started as npm start does (default: Prometheus exporter)',
       expect(sampleValue(s, 'api_request_total', { method: 'POST', endpoint: '/predict', http_status: '200' })).toBe(4);
       expect(sampleValue(s, 'api_request_total', { method: 'POST', endpoint: '/predict', http_status: '422' })).toBe(1);
       expect(sampleValue(s, 'api_request_total', { method: 'GET', endpoint: 'unmatched', http_status: '404' })).toBe(1);
-      expect(sampleValue(s, 'api_prediction_total', { model_version: '1.0.0' })).toBe(7);
+      expect(samplesOf(s, 'api_prediction_total').reduce((a, x) => a + x.value, 0)).toBe(7);
+      expect(sampleValue(s, 'api_prediction_score_count', { model_version: '1.0.0' })).toBe(7);
       expect(sampleValue(s, 'api_request_duration_seconds_count', { method: 'POST', endpoint: '/predict' })).toBe(5);
       expect(sampleValue(s, 'model_info', { version: '1.0.0' })).toBe(1);
       const target = samplesOf(s, 'target_info')[0]!;
@@ -55,7 +56,12 @@ describe('the service started as npm start does (default: Prometheus exporter)',
   });
 
   it('exposes every instrument of the table and every listed runtime metric', async () => {
-    await post(svc, { features: rows[0] });
+    // Enough rows for the drift window to report (MODEL_DRIFT_MIN_ROWS, 200), one out of range.
+    expect((await post(svc, { instances: rows.slice(0, 250) })).status).toBe(200);
+    expect((await post(svc, { features: [1e6, ...rows[0]!.slice(1)] })).status).toBe(200);
+    // Event-loop delay gauges report only with at least 5 samples (10 ms apart) since the last
+    // collection; the previous test scraped a moment ago.
+    await new Promise((r) => setTimeout(r, 200));
     const names = new Set(parseExposition(await (await fetch(`http://127.0.0.1:${svc.scrapePort}/metrics`)).text()).map((s) => s.name));
     for (const spec of Object.values(INSTRUMENTS)) for (const n of seriesNames(spec)) expect(names).toContain(n);
     for (const m of RUNTIME_METRICS) {
@@ -119,7 +125,7 @@ describe('exporter selection by OTEL_* variables', () => {
     try {
       expect((await post(svc, { features: rows[0] })).status).toBe(200);
       const scrape = parseExposition(await (await fetch(`http://127.0.0.1:${svc.scrapePort}/metrics`)).text());
-      expect(sampleValue(scrape, 'api_prediction_total')).toBe(1);
+      expect(samplesOf(scrape, 'api_prediction_total').reduce((a, x) => a + x.value, 0)).toBe(1);
       const deadline = Date.now() + 10_000;
       while (!svc.stdout().includes("name: 'api_prediction_total'") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       expect(svc.stdout()).toContain("name: 'api_prediction_total'");

@@ -50,7 +50,7 @@ function valueInfo(name: string, dims: Array<number | string>) {
 }
 
 /** Serialises the model as an ONNX file (opset 13, IR version 8) and returns its bytes. */
-export function buildLogisticOnnx(m: LogisticModel, opts: OnnxBuildOptions = {}): Uint8Array {
+export function buildLogisticOnnx(m: LogisticModel, opts: OnnxBuildOptions = {}, variant: { constantOutput?: number } = {}): Uint8Array {
   const d = m.weights.length;
   const node = (opType: string, inputs: string[], output: string) =>
     onnx.NodeProto.create({ opType, input: inputs, output: [output], name: output });
@@ -61,14 +61,22 @@ export function buildLogisticOnnx(m: LogisticModel, opts: OnnxBuildOptions = {})
       floatTensor('std', [d], m.std),
       floatTensor('weights', [d, 1], m.weights),
       floatTensor('bias', [1], [m.bias]),
+      ...(variant.constantOutput === undefined ? [] : [floatTensor('constant', [1], [variant.constantOutput])]),
     ],
-    node: [
-      node('Sub', [INPUT_NAME, 'mean'], 'centred'),
-      node('Div', ['centred', 'std'], 'standardised'),
-      node('MatMul', ['standardised', 'weights'], 'logit_raw'),
-      node('Add', ['logit_raw', 'bias'], 'logit'),
-      node('Sigmoid', ['logit'], OUTPUT_NAME),
-    ],
+    node:
+      variant.constantOutput === undefined
+        ? [
+            node('Sub', [INPUT_NAME, 'mean'], 'centred'),
+            node('Div', ['centred', 'std'], 'standardised'),
+            node('MatMul', ['standardised', 'weights'], 'logit_raw'),
+            node('Add', ['logit_raw', 'bias'], 'logit'),
+            node('Sigmoid', ['logit'], OUTPUT_NAME),
+          ]
+        : [
+            // weights are all zero: MatMul gives 0 per row, plus the constant.
+            node('MatMul', [INPUT_NAME, 'weights'], 'zero'),
+            node('Add', ['zero', 'constant'], OUTPUT_NAME),
+          ],
     input: [valueInfo(INPUT_NAME, ['batch', d])],
     output: [valueInfo(OUTPUT_NAME, ['batch', 1])],
   });
@@ -82,4 +90,19 @@ export function buildLogisticOnnx(m: LogisticModel, opts: OnnxBuildOptions = {})
     graph,
   });
   return onnx.ModelProto.encode(model).finish();
+}
+
+/**
+ * A deliberately broken model for drills and tests: the same input and output as the real one,
+ * but the graph multiplies the features by zero and adds `value`, so every row scores `value`.
+ * It loads, passes the smoke check, answers 200 OK: the silent failure the quality alerts catch.
+ */
+export function buildConstantOnnx(featureCount: number, value: number, opts: OnnxBuildOptions = {}): Uint8Array {
+  const zeros = new Array<number>(featureCount).fill(0);
+  const ones = new Array<number>(featureCount).fill(1);
+  return buildLogisticOnnx(
+    { mean: zeros, std: ones, weights: zeros, bias: 0 },
+    opts,
+    { constantOutput: value },
+  );
 }

@@ -4,7 +4,7 @@
 export type ErrorDetails = Record<string, unknown>;
 
 /** The statuses an {@link ApiError} may carry. */
-export type ApiErrorStatus = 400 | 404 | 405 | 413 | 415 | 422 | 500 | 503;
+export type ApiErrorStatus = 400 | 401 | 404 | 405 | 413 | 415 | 422 | 500 | 503;
 
 /** An error the client caused or should see, with its HTTP status. */
 export class ApiError extends Error {

@@ -13,6 +13,11 @@ export interface Baseline {
   readonly std: number;
   /** The nine inner decile cut points (10%..90%). */
   readonly deciles: readonly number[];
+  /**
+   * The share of training rows in each of the ten bins the deciles cut (see `binIndex`): about
+   * 0.1 each, less even where values tie (many zeros, say). The expected side of PSI.
+   */
+  readonly bin_shares: readonly number[];
 }
 
 /** The JSON document written by `npm run train` next to the ONNX file. */
@@ -50,6 +55,12 @@ export interface ModelCard {
 /** Raised when a card is missing, not JSON, or lacks what the service needs. */
 export class ModelCardError extends Error {
   override name = 'ModelCardError';
+  /** The file could not be read at all (rather than read and found invalid). */
+  readonly unreadable: boolean;
+  constructor(message: string, unreadable = false) {
+    super(message);
+    this.unreadable = unreadable;
+  }
 }
 
 const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -88,7 +99,7 @@ export async function readCard(path: string): Promise<ModelCard> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new ModelCardError(`cannot read model card ${path}: ${(err as Error).message}`);
+    throw new ModelCardError(`cannot read model card ${path}: ${(err as Error).message}`, true);
   }
   let doc: unknown;
   try {

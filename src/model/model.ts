@@ -6,8 +6,9 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
-import { readCard, type ModelCard } from './card.ts';
+import { readCard, type ModelCard, type ModelCardError } from './card.ts';
 import { createRowParser, type RowParser } from './rows.ts';
+import type { LoadFailureReason } from '../../telemetry/metrics.ts';
 
 /** A loaded, checked model ready to serve. */
 export interface LoadedModel {
@@ -26,6 +27,12 @@ export interface LoadedModel {
 /** Raised when a model or its card cannot be loaded or fails its checks. */
 export class ModelLoadError extends Error {
   override name = 'ModelLoadError';
+  /** Which check refused it: the `reason` label of model_load_failures_total. */
+  readonly reason: LoadFailureReason;
+  constructor(reason: LoadFailureReason, message: string) {
+    super(message);
+    this.reason = reason;
+  }
 }
 
 /** Options for {@link loadModel}. */
@@ -42,21 +49,21 @@ export interface LoadModelOptions {
 
 /** Loads and checks a model; throws {@link ModelLoadError} naming what was wrong. */
 export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
-  let card: ModelCard;
-  try {
-    card = await readCard(opts.cardPath);
-  } catch (err) {
-    throw new ModelLoadError((err as Error).message);
-  }
   let bytes: Buffer;
   try {
     bytes = await readFile(opts.modelPath);
   } catch (err) {
-    throw new ModelLoadError(`cannot read model ${opts.modelPath}: ${(err as Error).message}`);
+    throw new ModelLoadError('unreadable', `cannot read model ${opts.modelPath}: ${(err as Error).message}`);
+  }
+  let card: ModelCard;
+  try {
+    card = await readCard(opts.cardPath);
+  } catch (err) {
+    throw new ModelLoadError((err as ModelCardError).unreadable ? 'unreadable' : 'invalid_card', (err as Error).message);
   }
   const sha = createHash('sha256').update(bytes).digest('hex');
   if (card.artifact?.sha256 && card.artifact.sha256 !== sha) {
-    throw new ModelLoadError(`model ${opts.modelPath} does not match its card: sha256 ${sha}, card says ${card.artifact.sha256}`);
+    throw new ModelLoadError('hash_mismatch', `model ${opts.modelPath} does not match its card: sha256 ${sha}, card says ${card.artifact.sha256}`);
   }
   let session: ort.InferenceSession;
   try {
@@ -67,13 +74,14 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
       graphOptimizationLevel: 'all',
     });
   } catch (err) {
-    throw new ModelLoadError(`onnxruntime cannot load ${opts.modelPath}: ${(err as Error).message}`);
+    throw new ModelLoadError('runtime_rejected', `onnxruntime cannot load ${opts.modelPath}: ${(err as Error).message}`);
   }
   const inputName = card.input.name;
   const outputName = card.output.name;
   if (!session.inputNames.includes(inputName) || !session.outputNames.includes(outputName)) {
     await session.release();
     throw new ModelLoadError(
+      'runtime_rejected',
       `model ${opts.modelPath} has inputs [${session.inputNames}] and outputs [${session.outputNames}]; the card expects '${inputName}' -> '${outputName}'`,
     );
   }
@@ -100,11 +108,11 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
     p = await model.predict(probe, 1);
   } catch (err) {
     await session.release();
-    throw new ModelLoadError(`smoke prediction failed for ${opts.modelPath}: ${(err as Error).message}`);
+    throw new ModelLoadError('smoke_failed', `smoke prediction failed for ${opts.modelPath}: ${(err as Error).message}`);
   }
   if (p.length !== 1 || !(p[0]! >= 0 && p[0]! <= 1)) {
     await session.release();
-    throw new ModelLoadError(`smoke prediction of ${opts.modelPath} returned ${Array.from(p)}, not one probability in [0, 1]`);
+    throw new ModelLoadError('smoke_failed', `smoke prediction of ${opts.modelPath} returned ${Array.from(p)}, not one probability in [0, 1]`);
   }
   return model;
 }

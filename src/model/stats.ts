@@ -46,3 +46,43 @@ export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): nu
   if (pos === 0 || neg === 0) throw new RangeError('ROC AUC needs both classes');
   return (rankSum - (pos * (pos + 1)) / 2) / (pos * neg);
 }
+
+/**
+ * The bin of `v` among cut points `edges` (sorted): bin i holds (edges[i-1], edges[i]], the
+ * first bin everything up to edges[0], the last everything above the last edge. Training and
+ * drift detection both bin with this one function, so their shares are comparable.
+ */
+export function binIndex(edges: ArrayLike<number>, v: number): number {
+  let lo = 0;
+  let hi = edges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (v > edges[mid]!) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The share of `values` in each of the `edges.length + 1` bins. */
+export function binShares(values: ArrayLike<number>, edges: ArrayLike<number>): number[] {
+  const counts = new Array<number>(edges.length + 1).fill(0);
+  for (let i = 0; i < values.length; i++) counts[binIndex(edges, values[i]!)]!++;
+  return counts.map((c) => c / values.length);
+}
+
+/** Shares below this count as this, so an empty bin gives a large but finite PSI term. */
+export const PSI_EPSILON = 1e-4;
+
+/**
+ * Population stability index: Σ (actual − expected) · ln(actual / expected) over bins. Common
+ * reading: < 0.1 stable, 0.1–0.25 some shift, > 0.25 a significant shift.
+ */
+export function psi(actualCounts: ArrayLike<number>, total: number, expectedShares: ArrayLike<number>): number {
+  let sum = 0;
+  for (let i = 0; i < expectedShares.length; i++) {
+    const a = Math.max(actualCounts[i]! / total, PSI_EPSILON);
+    const e = Math.max(expectedShares[i]!, PSI_EPSILON);
+    sum += (a - e) * Math.log(a / e);
+  }
+  return sum;
+}

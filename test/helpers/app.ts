@@ -1,14 +1,17 @@
 /** Builds the real app (real model, real OpenTelemetry SDK) for in-process tests. */
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { silentLogger } from '../../src/log.ts';
+import { DEFAULT_DRIFT_OPTIONS } from '../../src/model/drift.ts';
+import { createQualityMonitor, NO_QUALITY, type QualityMonitor, type QualityOptions } from '../../src/model/quality.ts';
+import { createRollouts } from '../../src/model/rollout.ts';
 import { createApp } from '../../src/app.ts';
 import { DEFAULT_MODEL_PATH } from '../../src/config.ts';
 import { loadModel, type LoadedModel } from '../../src/model/model.ts';
 import { ModelStore } from '../../src/model/store.ts';
 import { createServiceMetrics } from '../../telemetry/metrics.ts';
-import { prometheusRenderer } from '../../telemetry/sdk.ts';
+import { prometheusRenderer, PrometheusPullExporter } from '../../telemetry/sdk.ts';
 import { parseExposition, type Sample } from './exposition.ts';
 import { REPO_ROOT } from './tools.ts';
 
@@ -32,22 +35,43 @@ export function datasetRows(): { features: string[]; rows: number[][]; labels: n
 export type JsonResponse = Omit<Response, 'json'> & { json(): Promise<any> };
 
 /** A test app wired to a real meter provider whose exposition the test can read. */
-export async function makeTestApp(opts: { maxBodyBytes?: number; maxBatch?: number } = {}) {
-  const exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true });
+export async function makeTestApp(
+  opts: { maxBodyBytes?: number; maxBatch?: number; quality?: Partial<QualityOptions>; adminToken?: string; modelDir?: string } = {},
+) {
+  const exporter = new PrometheusPullExporter({ preventServerStart: true, withoutScopeInfo: true });
   const meterProvider = new MeterProvider({ readers: [exporter] });
   const models = new ModelStore(await loadBundledModel(opts.maxBatch));
   const state = { ready: true };
   const render = prometheusRenderer(exporter);
+  let quality: QualityMonitor = NO_QUALITY;
+  const metrics = createServiceMetrics(meterProvider.getMeter('test'), {
+    currentModel: () => {
+      const m = models.current;
+      return m && { name: m.name, version: m.version, baselinePositiveRate: m.card.baseline.score.positive_rate };
+    },
+    drift: () => quality.drift(models.current),
+  });
+  quality = createQualityMonitor(metrics, { enabled: true, ...DEFAULT_DRIFT_OPTIONS, ...opts.quality });
+  const rollouts = createRollouts({
+    store: models,
+    metrics,
+    logger: silentLogger,
+    modelDir: opts.modelDir ?? dirname(MODEL_PATH),
+    maxBatch: opts.maxBatch ?? 1024,
+    releaseAfterMs: 1000,
+  });
   const app = createApp({
     models,
-    metrics: createServiceMetrics(meterProvider.getMeter('test'), { currentModel: () => models.current }),
+    metrics,
     isReady: () => state.ready,
     renderMetrics: render,
     limits: { maxBodyBytes: opts.maxBodyBytes },
+    quality,
+    admin: opts.adminToken ? { token: opts.adminToken, rollouts } : undefined,
   });
   const scrape = async (): Promise<Sample[]> => parseExposition(await render());
   const request = async (path: string, init?: RequestInit): Promise<JsonResponse> => app.request(path, init);
   const predict = (body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
     request('/predict', { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
-  return { app, models, state, render, scrape, request, predict, close: () => meterProvider.shutdown() };
+  return { app, models, state, render, scrape, request, predict, rollouts, quality, close: () => meterProvider.shutdown() };
 }
