@@ -18,8 +18,12 @@ bin="$tools/bin"
 suite="${TOOLS_DEBIAN_SUITE:-trixie}"
 packages=(prometheus promtool prometheus-alertmanager)
 
+# Debian's Alertmanager reads its notification templates from this fixed path (a Debian patch
+# that un-embeds them); the binary does not start without default.tmpl there.
+am_share=/usr/share/prometheus/alertmanager
+
 have_all() {
-  [[ -x "$bin/prometheus" && -x "$bin/promtool" && -x "$bin/alertmanager" && -x "$bin/amtool" ]]
+  [[ -x "$bin/prometheus" && -x "$bin/promtool" && -x "$bin/alertmanager" && -x "$bin/amtool" && -f "$am_share/default.tmpl" ]]
 }
 
 if [[ "${1:-}" != "--force" ]] && have_all; then
@@ -72,6 +76,12 @@ install -m 0755 "$extract/usr/bin/prometheus" "$bin/prometheus"
 install -m 0755 "$extract/usr/bin/promtool" "$bin/promtool"
 install -m 0755 "$extract/usr/bin/prometheus-alertmanager" "$bin/alertmanager"
 install -m 0755 "$extract/usr/bin/amtool" "$bin/amtool"
+if [[ ! -f "$am_share/default.tmpl" ]]; then
+  if ! { mkdir -p "$am_share" && cp -r "$extract$am_share/." "$am_share/"; } 2>/dev/null; then
+    echo "setup-tools: cannot write $am_share (Debian's alertmanager needs its templates there); run once as root" >&2
+    exit 1
+  fi
+fi
 rm -rf "$work"
 
 have_all || { echo "setup-tools: install incomplete in $bin" >&2; exit 1; }
