@@ -263,8 +263,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   };
   try {
     await waitHttp(`http://127.0.0.1:${ports.alertmanager}/-/ready`, 30_000, alertmanager);
-    await stack.startPrometheus();
+    // The API first: Prometheus must never see its target down just because it came up first.
     if (o.api !== false) await stack.startApi();
+    await stack.startPrometheus();
   } catch (err) {
     await stack.stop();
     throw err;

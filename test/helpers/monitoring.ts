@@ -14,7 +14,7 @@ export interface RunResult {
 
 /** Runs a monitoring binary to completion from the repository root. */
 export function runTool(name: ToolName, args: readonly string[], cwd = REPO_ROOT): RunResult {
-  const r = spawnSync(toolPath(name), args, { cwd, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(toolPath(name), args, { cwd, encoding: 'utf8', timeout: 240_000 });
   if (r.error) throw r.error;
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

@@ -126,8 +126,8 @@ export function selectors(expr: string): Selector[] {
       i = j;
       continue;
     }
-    if (s[j] === '(') {
-      i = j; // a function or aggregation: its arguments are scanned next
+    if (s[j] === '(' || /^(by|without)\s*\(/i.test(s.slice(j))) {
+      i = j; // a function or aggregation (`sum by (x) (...)`): its clauses and arguments are scanned next
       continue;
     }
     if (s[j] === '{') {
