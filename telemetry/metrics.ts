@@ -145,16 +145,22 @@ export function createServiceMetrics(meter: Meter, opts: ServiceMetricsOptions =
   // Counters of rare events start at 0, so the first failure is an increase Prometheus can see.
   for (const reason of LOAD_FAILURE_REASONS) loadFailures.add(0, failureAttrs.get(reason));
 
+  const seeded = new Set<string>();
   return {
     recordRequest(method, endpoint, status, seconds) {
       requests.add(1, requestAttrs.get(method, endpoint, status));
       duration.record(seconds, durationAttrs.get(method, endpoint));
     },
     recordPredictions(version, positive, negative) {
-      // Both labels are always added (possibly 0), so each series exists from the first
-      // prediction and a ratio of the two never lacks its denominator.
-      predictions.add(positive.count, predictionAttrs.get(version, positive.label));
-      predictions.add(negative.count, predictionAttrs.get(version, negative.label));
+      // Both series are created (at 0) with the first prediction of a version, so a ratio of the
+      // two never lacks its denominator; after that only non-zero counts are recorded.
+      if (!seeded.has(version)) {
+        seeded.add(version);
+        predictions.add(0, predictionAttrs.get(version, positive.label));
+        predictions.add(0, predictionAttrs.get(version, negative.label));
+      }
+      if (positive.count) predictions.add(positive.count, predictionAttrs.get(version, positive.label));
+      if (negative.count) predictions.add(negative.count, predictionAttrs.get(version, negative.label));
     },
     recordScores(version, scores, rows) {
       const attrs = scoreAttrs.get(version);

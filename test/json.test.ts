@@ -40,3 +40,18 @@ describe('parseJsonBody', () => {
     }
   });
 });
+
+describe('the duplicate check fast path', () => {
+  it('finds duplicates exactly when the key count of the text exceeds the parsed one', () => {
+    for (const [doc, dup] of [
+      ['{"a":1,"b":"x:y","c":{"d":":"}}', false],
+      ['{"a\\":":1,"b":2}', false],
+      ['{"a":1,"a":2}', true],
+      ['{"x":{"a":"\\\\","a":1}}', true],
+      ['[{"a":1},{"a":1,"b":[{"c":1,"c":2}]}]', true],
+    ] as const) {
+      if (dup) expect(() => parseJsonBody(doc), doc).toThrow(ApiError);
+      else expect(parseJsonBody(doc), doc).toEqual(JSON.parse(doc));
+    }
+  });
+});
