@@ -1,0 +1,254 @@
+/**
+ * Process plumbing for the benchmark: starting servers on free loopback ports, waiting for
+ * /ready, running the load generator as a separate process, reading a process's CPU time and
+ * memory from /proc, and killing every child if the benchmark is interrupted.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { availableParallelism, loadavg, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { LoadOptions, LoadResult } from './load.ts';
+
+/** The repository root. */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Every child still running, killed if the benchmark exits early. */
+const children = new Set<ChildProcess>();
+let handlersInstalled = false;
+
+function installExitHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  const killAll = () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  };
+  process.on('exit', killAll);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(sig, () => {
+      process.stderr.write(`\nbench: ${sig}, stopping children\n`);
+      killAll();
+      process.exit(130);
+    });
+  }
+}
+
+/** Spawns a child that is tracked for cleanup. */
+export function spawnTracked(args: string[], opts: { env: Record<string, string>; cwd?: string }): ChildProcess {
+  installExitHandlers();
+  const proc = spawn(process.execPath, args, { cwd: opts.cwd ?? ROOT, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(proc);
+  proc.once('exit', () => children.delete(proc));
+  return proc;
+}
+
+/** A free TCP port on the loopback interface. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** The node arguments of `npm start`, read from package.json so the benchmark can't drift from it. */
+export function serviceArgs(): string[] {
+  const script = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start as string;
+  const [bin, ...args] = script.split(/\s+/);
+  if (bin !== 'node') throw new Error(`npm start is expected to run node, not: ${script}`);
+  return args;
+}
+
+/** A server under test. */
+export interface ServerSpec {
+  /** Node arguments (script and flags). */
+  argv: string[];
+  env: Record<string, string>;
+}
+
+/** A running server. */
+export interface RunningServer {
+  readonly proc: ChildProcess;
+  readonly pid: number;
+  readonly port: number;
+  readonly scrapePort: number;
+  readonly url: string;
+  output(): string;
+  /** SIGTERM, SIGKILL after `ms`; resolves with the exit code. */
+  stop(ms?: number): Promise<number | null>;
+}
+
+/** Starts a server on free loopback ports and waits until /ready answers 200. */
+export async function startServer(spec: ServerSpec, timeoutMs = 30_000, cwd?: string): Promise<RunningServer> {
+  const port = await freePort();
+  const scrapePort = await freePort();
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+    OTEL_EXPORTER_PROMETHEUS_PORT: String(scrapePort),
+    LOG_LEVEL: 'warn',
+    ...spec.env,
+  };
+  const proc = spawnTracked(spec.argv, { env, ...(cwd ? { cwd } : {}) });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+  proc.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const server: RunningServer = {
+    proc,
+    pid: proc.pid!,
+    port,
+    scrapePort,
+    url,
+    output: () => out,
+    async stop(ms = 15_000) {
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), ms);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`server ${spec.argv.join(' ')} exited with ${proc.exitCode}: ${out}`);
+    try {
+      if ((await fetch(`${url}/ready`)).status === 200) return server;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await server.stop();
+      throw new Error(`server ${spec.argv.join(' ')} not ready within ${timeoutMs} ms: ${out}`);
+    }
+    await sleep(50);
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Runs `bench/load.ts` in its own process and returns its result. */
+export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
+  const proc = spawnTracked([join(ROOT, 'bench/load.ts'), JSON.stringify(opts)], { env: { PATH: process.env.PATH ?? '' } });
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const timer = setTimeout(() => proc.kill('SIGKILL'), (opts.durationS + 30) * 1000);
+  const code = await new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
+  clearTimeout(timer);
+  const line = out.trim().split('\n').pop();
+  if (code !== 0 || !line) throw new Error(`load generator failed (exit ${code}): ${err || out}`);
+  return JSON.parse(line) as LoadResult;
+}
+
+/** Clock ticks per second, for /proc/PID/stat CPU times. */
+export const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** A process's CPU time and memory, from /proc (Linux). */
+export interface ProcSample {
+  /** user + system CPU seconds so far. */
+  cpuS: number;
+  rssKB: number;
+  /** Peak RSS of the process's life (VmHWM). */
+  hwmKB: number;
+}
+
+/** Reads /proc/PID; undefined when it is not available (not Linux, or the process is gone). */
+export function readProc(pid: number): ProcSample | undefined {
+  const base = `/proc/${pid}`;
+  if (!existsSync(base)) return undefined;
+  try {
+    const stat = readFileSync(`${base}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start at state (field 3).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    const status = readFileSync(`${base}/status`, 'utf8');
+    const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
+    return { cpuS: (utime + stime) / CLK_TCK, rssKB: kb('VmRSS'), hwmKB: kb('VmHWM') };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Busy CPU seconds of the whole machine so far (all cores: user, nice, system, irq, softirq,
+ * steal), from /proc/stat; undefined when not available.
+ */
+export function systemBusyS(): number | undefined {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = cpu;
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One row of the bundled data set, in the card's feature order. */
+export function readRows(): number[][] {
+  const lines = readFileSync(join(ROOT, 'data/breast-cancer-wisconsin.csv'), 'utf8').trim().split('\n');
+  return lines.slice(1).map((l) => l.split(',').slice(0, 30).map(Number));
+}
+
+/** The model's feature names, from its card. */
+export function featureNames(): string[] {
+  const card = JSON.parse(readFileSync(join(ROOT, 'models/breast-cancer-v1.0.0.card.json'), 'utf8')) as {
+    input: { features: string[] };
+  };
+  return card.input.features;
+}
+
+/**
+ * Writes `variants` request bodies of `rows` rows each to `file` (a JSON array of strings).
+ * Rows use named features, the form most clients send; consecutive bodies use different rows.
+ */
+export function writeBodies(file: string, rows: number, variants: number): void {
+  const names = featureNames();
+  const data = readRows();
+  const named = (r: number[]) => Object.fromEntries(names.map((n, j) => [n, r[j]]));
+  const bodies: string[] = [];
+  let next = 0;
+  for (let v = 0; v < variants; v++) {
+    const pick = () => data[next++ % data.length]!;
+    bodies.push(
+      rows === 1 ? JSON.stringify({ features: named(pick()) }) : JSON.stringify({ instances: Array.from({ length: rows }, () => ({ features: named(pick()) })) }),
+    );
+  }
+  writeFileSync(file, JSON.stringify(bodies));
+}
+
+/** Environment facts for the report. */
+export function environment(): Record<string, string | number> {
+  let cpu = 'unknown';
+  try {
+    cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpu;
+  } catch {
+    // not Linux
+  }
+  return {
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    cpu,
+    cores: availableParallelism(),
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    loadavg1mAtEnd: Number(loadavg()[0]!.toFixed(2)),
+    date: new Date().toISOString(),
+  };
+}

@@ -1,0 +1,440 @@
+/**
+ * `npm run bench`: the side-by-side benchmark of issue 6.
+ *
+ * In one run, on this machine and model, it starts and loads in turn (interleaved rounds, the
+ * starting configuration rotated each round so drift and order effects hit all alike):
+ *   baseline      bench/baseline-server.ts: same Hono + onnxruntime + request parsing, no telemetry
+ *   sdk-disabled  the service (`npm start`) with OTEL_SDK_DISABLED=true
+ *   default       the service as users run it (Prometheus exporter, runtime and quality metrics),
+ *                 scraped once per second on both /metrics ports during the load
+ *   traces        as default, plus traces exported over OTLP/HTTP to a local sink
+ * Each is loaded by autocannon in a separate process at a fixed concurrency with single-row
+ * requests and with batches of 64 rows. Then a soak of the default service checks its RSS.
+ *
+ *   npm run bench                      # 3 rounds × (3 s warm-up + 10 s) per workload, 60 s soak
+ *   npm run bench -- --quick           # smoke run: 1 round × 2 s, 4 s soak (numbers not evidence)
+ *   npm run bench -- --rounds 5 --duration 15 --connections 32 --soak 120 --out /tmp/bench
+ *   npm run bench -- --experiment microbatch   # micro-batching prototype at low and high load
+ *
+ * Writes <out>/latest.json, <out>/summary.md and <out>/chart.svg (default out: bench/results/).
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { environment, readProc, systemBusyS, ROOT, runLoad, serviceArgs, startServer, writeBodies, type RunningServer, type ServerSpec } from './lib.ts';
+import type { LoadResult } from './load.ts';
+import { startOtlpSink, type OtlpSink } from './otlp-sink.ts';
+import {
+  aggregate,
+  evaluateBudget,
+  formatMarkdown,
+  formatSvg,
+  formatTable,
+  scrapeStats,
+  type BenchResults,
+  type ConfigInfo,
+  type RunRecord,
+  type ScrapeSample,
+  type SoakResult,
+  type WorkloadInfo,
+} from './report.ts';
+
+interface ConfigDef extends ConfigInfo {
+  spec: (sink: OtlpSink | undefined) => ServerSpec;
+  /** Scrape both /metrics ports once per second during the load. */
+  scrape: boolean;
+  needsSink: boolean;
+}
+
+const BASELINE_ARGS = ['bench/baseline-server.ts'];
+
+const CONFIGS: Record<string, ConfigDef> = {
+  baseline: {
+    id: 'baseline',
+    label: 'baseline server, no telemetry',
+    spec: () => ({ argv: BASELINE_ARGS, env: {} }),
+    scrape: false,
+    needsSink: false,
+  },
+  'sdk-disabled': {
+    id: 'sdk-disabled',
+    label: 'service, OTEL_SDK_DISABLED=true',
+    spec: () => ({ argv: serviceArgs(), env: { OTEL_SDK_DISABLED: 'true' } }),
+    scrape: false,
+    needsSink: false,
+  },
+  default: {
+    id: 'default',
+    label: 'service as users run it (Prometheus, scraped 1/s)',
+    spec: () => ({ argv: serviceArgs(), env: {} }),
+    scrape: true,
+    needsSink: false,
+  },
+  traces: {
+    id: 'traces',
+    label: 'service + OTLP traces to a local sink (scraped 1/s)',
+    spec: (sink) => ({
+      argv: serviceArgs(),
+      env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: sink!.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' },
+    }),
+    scrape: true,
+    needsSink: true,
+  },
+  'baseline-microbatch': {
+    id: 'baseline-microbatch',
+    label: 'baseline server + micro-batching of single rows',
+    spec: () => ({ argv: BASELINE_ARGS, env: { MICRO_BATCH: 'true' } }),
+    scrape: false,
+    needsSink: false,
+  },
+};
+
+const HELP = `usage: node bench/run.ts [options]
+  --quick                 short smoke run (1 round, 1 s warm-up, 2 s per workload, 4 s soak)
+  --rounds N              interleaved rounds (default 3)
+  --duration S            seconds of measured load per workload (default 10)
+  --warmup S              seconds of unmeasured load before each workload (default 3)
+  --connections N         fixed concurrency of the load generator (default 16)
+  --batch-size N          rows per batch request (default 64)
+  --rate N                requests/s of the paced single-row workload, where scrapes and p99 are
+                          measured below saturation (default 2000; --quick 1000; 0 skips it)
+  --soak S                seconds of the RSS soak at the default configuration; 0 skips (default 60)
+  --soak-warmup S         warm-up before the soak's first RSS reading (default 10)
+  --soak-config ID        configuration of the soak (default: default)
+  --configs a,b,...       subset of: ${Object.keys(CONFIGS).join(', ')}
+  --experiment microbatch baseline vs baseline + micro-batching, single rows at 1, N and 4N connections
+  --root DIR              run the servers from a copy of the repository (to measure a prototype)
+  --out DIR               output folder (default bench/results)`;
+
+interface Options {
+  quick: boolean;
+  rounds: number;
+  durationS: number;
+  warmupS: number;
+  connections: number;
+  batchSize: number;
+  rate: number;
+  soakS: number;
+  soakWarmupS: number;
+  soakConfig: string;
+  configs: string[];
+  experiment: 'microbatch' | undefined;
+  out: string;
+  root: string | undefined;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      rounds: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      connections: { type: 'string' },
+      'batch-size': { type: 'string' },
+      rate: { type: 'string' },
+      soak: { type: 'string' },
+      'soak-warmup': { type: 'string' },
+      'soak-config': { type: 'string' },
+      configs: { type: 'string' },
+      experiment: { type: 'string' },
+      out: { type: 'string' },
+      root: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(HELP + '\n');
+    process.exit(0);
+  }
+  const quick = values.quick!;
+  const num = (name: string, v: string | undefined, def: number, min: number, max: number) => {
+    if (v === undefined) return def;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number from ${min} to ${max}, got ${v}`);
+    return n;
+  };
+  const experiment = values.experiment;
+  if (experiment !== undefined && experiment !== 'microbatch') throw new Error(`unknown --experiment ${experiment} (known: microbatch)`);
+  const configs = values.configs?.split(',').map((s) => s.trim()) ?? (experiment ? ['baseline', 'baseline-microbatch'] : ['baseline', 'sdk-disabled', 'default', 'traces']);
+  for (const c of configs) if (!CONFIGS[c]) throw new Error(`unknown configuration ${c} (known: ${Object.keys(CONFIGS).join(', ')})`);
+  if (!configs.includes('baseline')) configs.unshift('baseline');
+  if (values['soak-config'] !== undefined && !CONFIGS[values['soak-config']]) throw new Error(`unknown --soak-config ${values['soak-config']}`);
+  return {
+    quick,
+    rounds: num('rounds', values.rounds, quick ? 1 : 3, 1, 50),
+    durationS: num('duration', values.duration, quick ? 2 : 10, 1, 600),
+    warmupS: num('warmup', values.warmup, quick ? 1 : 3, 0, 120),
+    connections: num('connections', values.connections, 16, 1, 1024),
+    batchSize: num('batch-size', values['batch-size'], 64, 2, 1024),
+    rate: num('rate', values.rate, quick ? 1000 : 2000, 0, 1_000_000),
+    soakS: experiment ? 0 : num('soak', values.soak, quick ? 4 : 60, 0, 3600),
+    soakWarmupS: num('soak-warmup', values['soak-warmup'], quick ? 1 : 10, 0, 600),
+    soakConfig: values['soak-config'] ?? 'default',
+    configs,
+    experiment: experiment as Options['experiment'],
+    out: resolve(values.out ?? join(ROOT, 'bench/results')),
+    root: values.root === undefined ? undefined : resolve(values.root),
+  };
+}
+
+/** Fetches both /metrics ports once per second until stopped; keeps the timings. */
+function startScraper(server: RunningServer, intervalMs = 1000): { stop: () => Promise<ScrapeSample[]> } {
+  const samples: ScrapeSample[] = [];
+  const targets = [
+    ['api', `${server.url}/metrics`],
+    ['scrape', `http://127.0.0.1:${server.scrapePort}/metrics`],
+  ] as const;
+  let inFlight: Promise<void> | undefined;
+  const tick = () => {
+    if (inFlight) return;
+    inFlight = (async () => {
+      for (const [port, url] of targets) {
+        const t0 = performance.now();
+        try {
+          const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+          const body = await res.arrayBuffer();
+          samples.push({ port, ms: performance.now() - t0, bytes: body.byteLength, status: res.status });
+        } catch {
+          samples.push({ port, ms: performance.now() - t0, bytes: 0, status: 0 });
+        }
+      }
+    })().finally(() => (inFlight = undefined));
+  };
+  const timer = setInterval(tick, intervalMs);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await inFlight;
+      return samples;
+    },
+  };
+}
+
+/** Samples a process's RSS every `ms` and keeps the largest. */
+function startRssSampler(pid: number, ms = 200): { stop: () => number | null } {
+  let peakKB = 0;
+  const sample = () => {
+    const p = readProc(pid);
+    if (p && p.rssKB > peakKB) peakKB = p.rssKB;
+  };
+  sample();
+  const timer = setInterval(sample, ms);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      return peakKB ? peakKB / 1024 : null;
+    },
+  };
+}
+
+/** Loads a running server with one workload and measures it. */
+async function measure(server: RunningServer, cfg: ConfigDef, w: WorkloadInfo, bodiesFile: string, opts: Options, round: number): Promise<RunRecord> {
+  const url = `${server.url}/predict`;
+  const load = (durationS: number) =>
+    runLoad({ url, connections: w.connections, durationS, bodiesFile, rowsPerRequest: w.rowsPerRequest, ...(w.rate ? { rate: w.rate } : {}) });
+  if (opts.warmupS > 0) await load(opts.warmupS);
+  const mbBefore = cfg.id === 'baseline-microbatch' ? await microbatchStats(server) : undefined;
+  const before = readProc(server.pid);
+  const sys0 = systemBusyS();
+  const t0 = performance.now();
+  const rss = startRssSampler(server.pid);
+  const scraper = cfg.scrape ? startScraper(server) : undefined;
+  const result = await load(opts.durationS);
+  const wallS = (performance.now() - t0) / 1000;
+  const sys1 = systemBusyS();
+  const scrapes = (await scraper?.stop()) ?? [];
+  const rssPeakMB = rss.stop();
+  const after = readProc(server.pid);
+  const cpuS = before && after ? after.cpuS - before.cpuS : null;
+  const record: RunRecord = {
+    round,
+    config: cfg.id,
+    workload: w.id,
+    load: result,
+    cpuUsPerRequest: cpuS !== null && result.requests > 0 ? (cpuS / result.requests) * 1e6 : null,
+    cpuCores: cpuS !== null ? cpuS / result.durationS : null,
+    rssPeakMB,
+    hwmMB: after ? after.hwmKB / 1024 : null,
+    scrapes,
+    otherCores: cpuS !== null && sys0 !== undefined && sys1 !== undefined ? Math.max(0, (sys1 - sys0 - cpuS - (result.cpuS ?? 0)) / wallS) : null,
+  };
+  if (mbBefore) {
+    const mbAfter = await microbatchStats(server);
+    const calls = mbAfter.calls - mbBefore.calls;
+    record.extra = { onnxCalls: calls, meanRowsPerCall: calls ? (mbAfter.rows - mbBefore.rows) / calls : null };
+  }
+  return record;
+}
+
+async function microbatchStats(server: RunningServer): Promise<{ calls: number; rows: number }> {
+  return (await (await fetch(`${server.url}/bench/microbatch`)).json()) as { calls: number; rows: number };
+}
+
+/** The soak: the default service under single-row load, RSS after warm-up vs at the end. */
+async function soak(opts: Options, bodiesFile: string, sink: OtlpSink | undefined): Promise<SoakResult> {
+  const cfg = CONFIGS.default!;
+  const server = await startServer(cfg.spec(sink), 30_000, opts.root);
+  try {
+    const url = `${server.url}/predict`;
+    const load = (durationS: number) => runLoad({ url, connections: opts.connections, durationS, bodiesFile, rowsPerRequest: 1 });
+    if (opts.soakWarmupS > 0) await load(opts.soakWarmupS);
+    const warm = readProc(server.pid);
+    const t0 = performance.now();
+    const samples: { t: number; rssMB: number }[] = [{ t: 0, rssMB: (warm?.rssKB ?? NaN) / 1024 }];
+    const step = Math.max(1, Math.round(opts.soakS / 12));
+    const timer = setInterval(() => {
+      const p = readProc(server.pid);
+      if (p) samples.push({ t: Math.round((performance.now() - t0) / 1000), rssMB: p.rssKB / 1024 });
+    }, step * 1000);
+    const scraper = startScraper(server);
+    let result: LoadResult;
+    try {
+      result = await load(opts.soakS);
+    } finally {
+      clearInterval(timer);
+    }
+    const scrapes = await scraper.stop();
+    const end = readProc(server.pid);
+    samples.push({ t: Math.round((performance.now() - t0) / 1000), rssMB: (end?.rssKB ?? NaN) / 1024 });
+    const rssAfterWarmupMB = (warm?.rssKB ?? NaN) / 1024;
+    const rssEndMB = (end?.rssKB ?? NaN) / 1024;
+    return {
+      config: cfg.id,
+      warmupS: opts.soakWarmupS,
+      durationS: opts.soakS,
+      rssAfterWarmupMB,
+      rssEndMB,
+      ratio: rssEndMB / rssAfterWarmupMB,
+      samples,
+      load: result,
+      scrape: scrapeStats(scrapes),
+      shortened: opts.soakS < 60,
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  const started = performance.now();
+  const configs = opts.configs.map((id) => CONFIGS[id]!);
+  const workloads: WorkloadInfo[] = opts.experiment
+    ? [
+        { id: 'single-c1', label: 'Single row, 1 connection (low load)', rowsPerRequest: 1, connections: 1 },
+        { id: `single-c${opts.connections}`, label: `Single row, ${opts.connections} connections`, rowsPerRequest: 1, connections: opts.connections },
+        { id: `single-c${opts.connections * 4}`, label: `Single row, ${opts.connections * 4} connections (high load)`, rowsPerRequest: 1, connections: opts.connections * 4 },
+      ]
+    : [
+        { id: 'single', label: `Single row, ${opts.connections} connections`, rowsPerRequest: 1, connections: opts.connections },
+        { id: 'batch', label: `Batch of ${opts.batchSize} rows, ${opts.connections} connections`, rowsPerRequest: opts.batchSize, connections: opts.connections },
+        ...(opts.rate > 0
+          ? [{ id: 'paced', label: `Single row, paced at ${opts.rate} req/s (below saturation)`, rowsPerRequest: 1, connections: opts.connections, rate: opts.rate }]
+          : []),
+      ];
+
+  const tmp = mkdtempSync(join(tmpdir(), 'bench-'));
+  const bodies: Record<number, string> = {};
+  for (const w of workloads) {
+    if (bodies[w.rowsPerRequest]) continue;
+    const file = join(tmp, `bodies-${w.rowsPerRequest}.json`);
+    writeBodies(file, w.rowsPerRequest, w.rowsPerRequest === 1 ? 64 : 8);
+    bodies[w.rowsPerRequest] = file;
+  }
+  const sink = configs.some((c) => c.needsSink) || CONFIGS[opts.soakConfig]!.needsSink ? await startOtlpSink() : undefined;
+  const runs: RunRecord[] = [];
+  const notes: string[] = [];
+
+  try {
+    for (let round = 0; round < opts.rounds; round++) {
+      // Rotate the order each round (A B C D, B C D A, ...), so no configuration always runs first.
+      const order = configs.map((_, i) => configs[(i + round) % configs.length]!);
+      for (const cfg of order) {
+        log(`round ${round + 1}/${opts.rounds}: ${cfg.id}`);
+        const server = await startServer(cfg.spec(sink), 30_000, opts.root);
+        try {
+          for (const w of workloads) {
+            const rec = await measure(server, cfg, w, bodies[w.rowsPerRequest]!, opts, round);
+            runs.push(rec);
+            log(`  ${w.id}: ${Math.round(rec.load.rps)} req/s, p99 ${rec.load.latencyMs.p99.toFixed(2)} ms` + (rec.load.non2xx + rec.load.errors ? `, ${rec.load.non2xx + rec.load.errors} failed` : ''));
+          }
+        } finally {
+          const code = await server.stop();
+          if (code !== 0) notes.push(`${cfg.id} exited with code ${code} in round ${round + 1}: ${server.output().slice(-500)}`);
+        }
+      }
+    }
+    let soakResult: SoakResult | undefined;
+    if (opts.soakS > 0) {
+      log(`soak: ${opts.soakConfig} configuration, ${opts.soakWarmupS} s warm-up + ${opts.soakS} s`);
+      soakResult = await soak(opts, bodies[1] ?? join(tmp, 'missing'), sink);
+    }
+
+    const summary = aggregate(runs, configs, workloads, 'baseline');
+    if (opts.root) notes.push(`Servers were run from ${opts.root}, not from this checkout.`);
+    if (opts.quick) notes.push('--quick: one short round and a shortened soak; this checks the harness, the numbers are not evidence.');
+    if (opts.soakS === 0 && !opts.experiment) notes.push('The soak was skipped (--soak 0).');
+    notes.push('Configuration order is rotated each round (A B C D, B C D A, ...); every configuration is a fresh process per round, warmed up before each workload.');
+    const noisy = summary.filter((a) => (a.otherCores ?? 0) > 0.25);
+    if (noisy.length) {
+      notes.push(
+        `Other processes used CPU during ${noisy.map((a) => `${a.config}/${a.workload} (${a.otherCores!.toFixed(2)} cores)`).join(', ')}: those numbers are disturbed; rerun on a quiet machine.`,
+      );
+    }
+    notes.push('The load generator (autocannon, one process) shares the 2 cores with the server: absolute numbers are for comparison within this run only.');
+    if (sink) notes.push(`The OTLP sink received ${sink.stats.requests} export requests (${(sink.stats.bytes / 1e6).toFixed(1)} MB) from the traces configuration.`);
+    const results: BenchResults = {
+      version: 1,
+      mode: opts.experiment ? 'microbatch' : 'main',
+      quick: opts.quick,
+      params: {
+        rounds: opts.rounds,
+        warmupS: opts.warmupS,
+        durationS: opts.durationS,
+        connections: opts.connections,
+        batchSize: opts.batchSize,
+        rate: opts.rate,
+        soakS: opts.soakS,
+      },
+      environment: environment(),
+      configs: configs.map(({ id, label }) => ({ id, label })),
+      workloads,
+      baseline: 'baseline',
+      runs,
+      summary,
+      ...(soakResult ? { soak: soakResult } : {}),
+      ...(sink ? { sink: { requests: sink.stats.requests, bytes: sink.stats.bytes } } : {}),
+      notes,
+    };
+    if (!opts.experiment) results.budget = evaluateBudget(results);
+    if (opts.experiment) {
+      for (const a of summary) {
+        const extras = runs.filter((r) => r.config === a.config && r.workload === a.workload && r.extra?.meanRowsPerCall);
+        if (extras.length) notes.push(`${a.config} ${a.workload}: ${(extras.map((r) => r.extra!.meanRowsPerCall as number).reduce((x, y) => x + y, 0) / extras.length).toFixed(2)} rows per ONNX call on average.`);
+      }
+    }
+
+    mkdirSync(opts.out, { recursive: true });
+    const stem = opts.experiment ? opts.experiment : 'latest';
+    writeFileSync(join(opts.out, `${stem}.json`), JSON.stringify(results, null, 2) + '\n');
+    writeFileSync(join(opts.out, opts.experiment ? `${stem}.md` : 'summary.md'), formatMarkdown(results));
+    writeFileSync(join(opts.out, opts.experiment ? `${stem}.svg` : 'chart.svg'), formatSvg(results));
+    process.stdout.write(formatTable(results) + '\n');
+    log(`wrote ${opts.out} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  } finally {
+    await sink?.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,166 @@
+/**
+ * The benchmark harness (bench/, `npm run bench`): a smoke run of `--quick` checks that every
+ * configuration starts, is loaded in both workloads, is measured and reported. It asserts that
+ * the harness works, never a speed: the numbers of a 2-second run on a shared CI machine are noise.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from './helpers/tools.ts';
+import { aggregate, evaluateBudget, formatSvg, type BenchResults, type RunRecord } from '../bench/report.ts';
+
+const CONFIGS = ['baseline', 'sdk-disabled', 'default', 'traces'];
+const WORKLOADS = ['single', 'batch', 'paced'];
+
+describe('npm run bench -- --quick', () => {
+  const out = mkdtempSync(join(tmpdir(), 'bench-test-'));
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  let stdout = '';
+  let results: BenchResults;
+
+  it('runs every configuration and workload and exits 0', async () => {
+    const { code, stdout: so, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, ['bench/run.ts', '--quick', '--soak', '3', '--out', out], { cwd: REPO_ROOT, timeout: 150_000 }, (err, so, se) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout: so, stderr: se }),
+      );
+    });
+    stdout = so;
+    expect(code, stderr).toBe(0);
+    results = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as BenchResults;
+    expect(results.quick).toBe(true);
+    expect(results.configs.map((c) => c.id)).toEqual(CONFIGS);
+    expect(results.workloads.map((w) => w.id)).toEqual(WORKLOADS);
+  }, 170_000);
+
+  it('measures throughput, latency, CPU and memory for all 4 configurations × 3 workloads', () => {
+    expect(results.summary).toHaveLength(12);
+    for (const config of CONFIGS) {
+      for (const workload of WORKLOADS) {
+        const a = results.summary.find((x) => x.config === config && x.workload === workload);
+        expect(a, `${config}/${workload}`).toBeDefined();
+        expect(a!.rps).toBeGreaterThan(0);
+        expect(a!.rowsPerS).toBeCloseTo(a!.rps * (workload === 'batch' ? 64 : 1), 0);
+        expect(a!.p50Ms).toBeGreaterThan(0);
+        expect(a!.p99Ms).toBeGreaterThanOrEqual(a!.p50Ms);
+        expect(a!.maxMs).toBeGreaterThanOrEqual(a!.p99Ms);
+        // Every request of the smoke run is a valid prediction: a failure means a broken harness.
+        expect(a!.failures, `${config}/${workload} failures`).toBe(0);
+        expect(a!.ratio.rps).toBeGreaterThan(0);
+        if (process.platform === 'linux') {
+          expect(a!.cpuUsPerRequest).toBeGreaterThan(0);
+          expect(a!.rssPeakMB).toBeGreaterThan(10);
+        }
+      }
+    }
+    expect(results.summary.find((a) => a.config === 'baseline')!.ratio.rps).toBe(1);
+  });
+
+  it('times /metrics scrapes on both ports under load, and the traces reach the sink', () => {
+    for (const workload of WORKLOADS) {
+      const scrape = results.summary.find((x) => x.config === 'default' && x.workload === workload)!.scrape;
+      for (const port of ['api', 'scrape'] as const) {
+        expect(scrape?.[port]?.n, `${workload} ${port}`).toBeGreaterThan(0);
+        expect(scrape![port]!.failed).toBe(0);
+        expect(scrape![port]!.p99Ms).toBeGreaterThan(0);
+        expect(scrape![port]!.bytes).toBeGreaterThan(1000);
+      }
+    }
+    expect(results.summary.find((x) => x.config === 'baseline')!.scrape).toBeNull();
+    expect(results.sink!.requests).toBeGreaterThan(0);
+  });
+
+  it('evaluates every budget line and runs the (shortened) soak', () => {
+    expect(results.budget!.map((b) => b.id)).toEqual(['default-throughput', 'default-p99', 'traces-throughput', 'scrape-p99', 'batch-rows', 'soak-rss']);
+    for (const b of results.budget!) expect(typeof b.pass, b.id).toBe('boolean');
+    expect(results.soak!.shortened).toBe(true);
+    expect(results.soak!.rssEndMB).toBeGreaterThan(0);
+  });
+
+  it('prints a table and writes a markdown summary and an SVG chart', () => {
+    expect(stdout).toMatch(/req\/s/);
+    expect(stdout).toMatch(/budget:/);
+    const md = readFileSync(join(out, 'summary.md'), 'utf8');
+    expect(md).toMatch(/^# Benchmark summary/);
+    expect(md).toMatch(/\| baseline server, no telemetry \|/);
+    expect(md).toMatch(/## Budget/);
+    expect(md).toMatch(/\*\*(PASS|FAIL)\*\*/);
+    const svg = readFileSync(join(out, 'chart.svg'), 'utf8').trim();
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg.endsWith('</svg>')).toBe(true);
+    // Throughput and p99 of the closed-loop workloads and p99 of the paced one: 5 panels of 4 bars.
+    expect(svg.match(/<rect class="bar"/g)).toHaveLength(20);
+    expect(svg.match(/<g /g)?.length).toBe(svg.match(/<\/g>/g)?.length);
+  });
+});
+
+describe('bench report', () => {
+  const load = (rps: number, p99: number, rows = 1) => ({
+    requests: rps * 10,
+    non2xx: 0,
+    errors: 0,
+    timeouts: 0,
+    durationS: 10,
+    rps,
+    rowsPerS: rps * rows,
+    bytesRead: 0,
+    cpuS: 1,
+    latencyMs: { mean: 1, p50: 1, p90: p99 / 2, p99, max: p99 * 2 },
+  });
+  const run = (config: string, workload: string, round: number, rps: number, p99: number): RunRecord => ({
+    round,
+    config,
+    workload,
+    load: load(rps, p99, workload === 'batch' ? 64 : 1),
+    cpuUsPerRequest: 100,
+    cpuCores: 1,
+    rssPeakMB: 100,
+    hwmMB: 100,
+    scrapes: config === 'default' ? [{ port: 'api', ms: 2, bytes: 5000, status: 200 }, { port: 'scrape', ms: 6, bytes: 5000, status: 200 }] : [],
+  });
+
+  it('takes medians across rounds and ratios against the baseline, and judges the budget', () => {
+    const configs = ['baseline', 'default', 'traces'].map((id) => ({ id, label: id }));
+    const workloads = [
+      { id: 'single', label: 'single', rowsPerRequest: 1, connections: 16 },
+      { id: 'batch', label: 'batch', rowsPerRequest: 64, connections: 16 },
+    ];
+    const runs = [
+      ...[1000, 1100, 900].map((rps, i) => run('baseline', 'single', i, rps, 10)),
+      ...[950, 930, 5000].map((rps, i) => run('default', 'single', i, rps, 11)),
+      ...[700, 800, 600].map((rps, i) => run('traces', 'single', i, rps, 20)),
+      ...[300, 300, 300].map((rps, i) => run('default', 'batch', i, rps, 20)),
+    ];
+    const summary = aggregate(runs, configs, workloads, 'baseline');
+    const def = summary.find((a) => a.config === 'default' && a.workload === 'single')!;
+    expect(def.rps).toBe(950);
+    expect(def.ratio.rps).toBeCloseTo(0.95);
+    expect(def.ratio.p99).toBeCloseTo(1.1);
+    const budget = evaluateBudget({ summary, quick: false, baseline: 'baseline' });
+    const verdict = Object.fromEntries(budget.map((b) => [b.id, b.pass]));
+    expect(verdict).toEqual({
+      'default-throughput': true,
+      'default-p99': true,
+      'traces-throughput': false,
+      'scrape-p99': false,
+      'batch-rows': true,
+      'soak-rss': null,
+    });
+    const svg = formatSvg({
+      version: 1,
+      mode: 'main',
+      quick: false,
+      params: { rounds: 3, warmupS: 1, durationS: 10, connections: 16, batchSize: 64, soakS: 0 },
+      environment: {},
+      configs,
+      workloads,
+      baseline: 'baseline',
+      runs,
+      summary,
+      notes: [],
+    });
+    expect(svg.match(/<rect class="bar"/g)).toHaveLength(summary.length * 2);
+  });
+});
