@@ -16,6 +16,7 @@ export const DEFAULT_MODEL_PATH = 'models/breast-cancer-v1.0.0.onnx';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type MetricsExporterName = 'prometheus' | 'otlp' | 'console' | 'none';
 export type TracesExporterName = 'otlp' | 'console' | 'none';
+export type TracesSamplerName = 'always_on' | 'always_off' | 'traceidratio' | 'parentbased_always_on' | 'parentbased_always_off' | 'parentbased_traceidratio';
 export type OtlpProtocol = 'http/protobuf' | 'http/json' | 'grpc';
 
 /** Fault injection for drills; never active unless FAULT_INJECTION_ENABLED=true. */
@@ -53,6 +54,8 @@ export interface TelemetryConfig {
   readonly resourceAttributes: Readonly<Record<string, string>>;
   readonly metricsExporters: readonly MetricsExporterName[];
   readonly tracesExporters: readonly TracesExporterName[];
+  /** OTEL_TRACES_SAMPLER and its argument (the ratio for the traceidratio samplers). */
+  readonly tracesSampler: { readonly name: TracesSamplerName; readonly ratio: number };
   readonly prometheusHost: string;
   readonly prometheusPort: number;
   readonly metricExportIntervalMs: number;
@@ -215,6 +218,23 @@ export function loadTelemetryConfig(env: Env = process.env): TelemetryConfig {
     metricsExporters: e.list('OTEL_METRICS_EXPORTER', ['prometheus'], ['prometheus', 'otlp', 'console', 'none']),
     // Traces stay off unless asked for: no connection attempts to a collector nobody runs.
     tracesExporters: e.list('OTEL_TRACES_EXPORTER', ['none'], ['otlp', 'console', 'none']),
+    tracesSampler: {
+      name: e.oneOf<TracesSamplerName>('OTEL_TRACES_SAMPLER', 'parentbased_always_on', [
+        'always_on',
+        'always_off',
+        'traceidratio',
+        'parentbased_always_on',
+        'parentbased_always_off',
+        'parentbased_traceidratio',
+      ]),
+      ratio: (() => {
+        const raw = e.raw('OTEL_TRACES_SAMPLER_ARG');
+        if (raw === undefined) return 1;
+        const v = Number(raw);
+        if (!(v >= 0 && v <= 1)) throw new ConfigError('OTEL_TRACES_SAMPLER_ARG', 'a number from 0 to 1', raw);
+        return v;
+      })(),
+    },
     prometheusHost: e.string('OTEL_EXPORTER_PROMETHEUS_HOST', 'localhost'),
     prometheusPort: e.int('OTEL_EXPORTER_PROMETHEUS_PORT', 9464, 0, 65535),
     metricExportIntervalMs: e.int('OTEL_METRIC_EXPORT_INTERVAL', 60_000, 1, 86_400_000),

@@ -24,7 +24,17 @@ import {
   type IMetricReader,
   type PushMetricExporter,
 } from '@opentelemetry/sdk-metrics';
-import { BatchSpanProcessor, ConsoleSpanExporter, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  ConsoleSpanExporter,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+  type Sampler,
+  type SpanExporter,
+} from '@opentelemetry/sdk-trace';
 import { randomUUID } from 'node:crypto';
 import type { OtlpProtocol, TelemetryConfig } from '../src/config.ts';
 
@@ -201,6 +211,25 @@ export async function startTelemetry(config: TelemetryConfig, opts: StartTelemet
   return current;
 }
 
+/** The sampler OTEL_TRACES_SAMPLER names (the SDK no longer reads the variable itself). */
+function samplerFor(s: TelemetryConfig['tracesSampler']): Sampler {
+  const ratio = () => new TraceIdRatioBasedSampler(s.ratio);
+  switch (s.name) {
+    case 'always_on':
+      return new AlwaysOnSampler();
+    case 'always_off':
+      return new AlwaysOffSampler();
+    case 'traceidratio':
+      return ratio();
+    case 'parentbased_always_off':
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case 'parentbased_traceidratio':
+      return new ParentBasedSampler({ root: ratio() });
+    default:
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+  }
+}
+
 /** Starts the tracer provider and HTTP instrumentation when a traces exporter is configured. */
 async function startTracing(config: TelemetryConfig, resource: Resource, meterProvider: MeterProvider | undefined): Promise<TelemetryHandle> {
   const exporters: SpanExporter[] = [];
@@ -211,7 +240,11 @@ async function startTracing(config: TelemetryConfig, resource: Resource, meterPr
   if (exporters.length === 0) {
     return { enabled: false, tracing: false, shutdown: async () => {} };
   }
-  const tracerProvider = new TracerProvider({ resource, spanProcessors: exporters.map((exporter) => new BatchSpanProcessor({ exporter })) });
+  const tracerProvider = new TracerProvider({
+    resource,
+    sampler: samplerFor(config.tracesSampler),
+    spanProcessors: exporters.map((exporter) => new BatchSpanProcessor({ exporter })),
+  });
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
   trace.setGlobalTracerProvider(tracerProvider);
@@ -221,8 +254,10 @@ async function startTracing(config: TelemetryConfig, resource: Resource, meterPr
     instrumentations: [
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (req: IncomingMessage) => UNTRACED_PATHS.has((req.url ?? '').split('?')[0]!),
-        // Only the server side is traced: the OTLP exporter's own requests must not make spans.
-        ignoreOutgoingRequestHook: () => true,
+        // Only the server side is traced: the service makes no outgoing calls worth a span, and
+        // the OTLP exporter's own requests must never make spans. Not patching the client at all
+        // is also cheaper than patching it and ignoring every call.
+        disableOutgoingRequestInstrumentation: true,
       }),
     ],
   });

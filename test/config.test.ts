@@ -59,6 +59,16 @@ describe('telemetry config (standard OTEL_* variables)', () => {
     expect(loadTelemetryConfig({ OTEL_SERVICE_NAME: 'svc', OTEL_RESOURCE_ATTRIBUTES: 'service.name=x' }).serviceName).toBe('svc');
   });
 
+  it('reads the trace sampler (default parentbased_always_on) and its ratio', () => {
+    expect(loadTelemetryConfig({}).tracesSampler).toEqual({ name: 'parentbased_always_on', ratio: 1 });
+    expect(loadTelemetryConfig({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' }).tracesSampler).toEqual({
+      name: 'parentbased_traceidratio',
+      ratio: 0.1,
+    });
+    expect(() => loadTelemetryConfig({ OTEL_TRACES_SAMPLER_ARG: '2' })).toThrow(/OTEL_TRACES_SAMPLER_ARG/);
+    expect(() => loadTelemetryConfig({ OTEL_TRACES_SAMPLER: 'sometimes' })).toThrow(/OTEL_TRACES_SAMPLER/);
+  });
+
   it('rejects none mixed with others, unknown exporters and bad attributes', () => {
     expect(() => loadTelemetryConfig({ OTEL_METRICS_EXPORTER: 'none,prometheus' })).toThrow(/OTEL_METRICS_EXPORTER/);
     expect(() => loadTelemetryConfig({ OTEL_TRACES_EXPORTER: 'jaeger' })).toThrow(/OTEL_TRACES_EXPORTER/);
