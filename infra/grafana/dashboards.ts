@@ -3,7 +3,7 @@
  * Grafana provisions; a test checks the committed JSON equals what this file generates.
  * Thresholds drawn on panels come from the same place as the alerts (`prometheus/thresholds.ts`).
  */
-import { BURN_RATES, errorBudget, LIMITS, SLO, WINDOW_NAMES } from '../prometheus/thresholds.ts';
+import { BURN_RATES, errorBudget, LIMITS, POSITIVE_LABEL, SCORE_BANDS, SLO, WINDOW_NAMES } from '../prometheus/thresholds.ts';
 import { num, R } from '../prometheus/rules.ts';
 import {
   dashboard,
@@ -19,6 +19,7 @@ import {
 
 export const HEALTH_UID = 'inference-service-health';
 export const SLO_UID = 'inference-service-slo';
+export const QUALITY_UID = 'inference-model-quality';
 const TAGS = ['inference-api', 'mlops'];
 
 const S = 'job=~"$job", instance=~"$instance"';
@@ -283,10 +284,168 @@ export function sloDashboard(): Record<string, unknown> {
   });
 }
 
+/** PSI colour steps: stable below 0.1, a moderate shift up to the alert line, then red. */
+const psiSteps: Threshold[] = [
+  { color: 'green', value: null },
+  { color: 'yellow', value: 0.1 },
+  { color: 'red', value: LIMITS.psiWarning },
+];
+
+/** The model-quality dashboard (issue 5): what the model answers, how its inputs drift, rollouts. */
+export function qualityDashboard(): Record<string, unknown> {
+  const instanceVariable = queryVariable({ name: 'instance', label: 'Instance', selector: 'target_info{job=~"$job"}', labelName: 'instance', includeAll: true });
+  const baseline = `max by (version) (model_baseline_positive_rate{${S}})`;
+  const factor = num(LIMITS.collapsePositiveRateFactor);
+  return dashboard({
+    uid: QUALITY_UID,
+    title: 'Inference Model Quality',
+    description: `What the model answers and how its inputs drift: score distribution, positive rate against the training rate, PSI per feature and of the score (over the last MODEL_DRIFT_WINDOW_ROWS rows), out-of-range inputs, refused model loads and the version timeline.`,
+    tags: TAGS,
+    links,
+    time: { from: 'now-6h', to: 'now' },
+    variables: [datasourceVariable(), jobVariable, instanceVariable],
+    annotations: [
+      {
+        name: 'Model version change',
+        expr: 'max by (version) (model_info{job=~"$job"}) unless max by (version) (model_info{job=~"$job"} offset 5m)',
+        titleFormat: 'Model {{version}}',
+        textFormat: 'Model version {{version}} started serving',
+        tagKeys: 'version',
+        iconColor: 'purple',
+      },
+    ],
+    panels: [
+      row('Overview'),
+      stat({
+        title: 'Model version',
+        queries: [{ expr: `max by (version, name) (model_info{${S}})`, legend: '{{version}}' }],
+        textMode: 'name',
+        colorMode: 'none',
+        w: 6,
+      }),
+      stat({
+        title: 'Largest feature PSI',
+        description: `Of every feature and instance, over the drift window. Empty until the window holds MODEL_DRIFT_MIN_ROWS rows. Alert: above ${num(LIMITS.psiWarning)}.`,
+        queries: [{ expr: `max(model_feature_drift_psi{${S}})` }],
+        decimals: 3,
+        thresholds: psiSteps,
+        w: 6,
+      }),
+      stat({
+        title: 'Prediction PSI',
+        description: `The score distribution over the drift window against training. Alert: above ${num(LIMITS.psiWarning)}.`,
+        queries: [{ expr: `max(model_prediction_drift_psi{${S}})` }],
+        decimals: 3,
+        thresholds: psiSteps,
+        w: 6,
+      }),
+      stat({
+        title: 'Refused model loads',
+        description: 'Rollouts refused over the selected range (the old model kept serving).',
+        queries: [{ expr: `sum(increase(model_load_failures_total{${S}}[$__range]))` }],
+        decimals: 0,
+        thresholds: [{ color: 'green', value: null }, { color: 'orange', value: 1 }],
+        w: 6,
+      }),
+
+      row('Predictions'),
+      heatmap({
+        title: 'Score distribution',
+        description: 'Predicted probability of the positive class, per row. A healthy model piles up near 0 and near 1; a collapsed one fills a single band.',
+        queries: [{ expr: `sum by (le) (increase(api_prediction_score_bucket{${S}}[$__rate_interval]))` }],
+        unit: 'none',
+        w: 24,
+      }),
+      timeseries({
+        title: 'Positive rate against the training rate',
+        description: `Share of rows predicted ${POSITIVE_LABEL}, per serving version, with the training rate of the model card and the collapse bounds (1/${factor} of the training rate, of either class).`,
+        queries: [
+          { expr: `${R.positiveRatio}{${S}}`, legend: '{{model_version}} {{instance}}' },
+          { expr: baseline, legend: 'training {{version}}' },
+          { expr: `${baseline} / ${factor}`, legend: 'collapse below ({{version}})' },
+          { expr: `1 - (1 - ${baseline}) / ${factor}`, legend: 'collapse above ({{version}})' },
+        ],
+        unit: 'percentunit',
+        min: 0,
+        max: 1,
+      }),
+      timeseries({
+        title: 'Scores in the extreme bands',
+        description: `Share of scores at or below ${num(SCORE_BANDS.bottom)} and above ${num(SCORE_BANDS.top)}. The collapse alert fires above ${num(LIMITS.collapseBandShare * 100)}% in either.`,
+        queries: [
+          { expr: `${R.scoreBottomShare}{${S}}`, legend: `<= ${num(SCORE_BANDS.bottom)} {{model_version}} {{instance}}` },
+          { expr: `${R.scoreTopShare}{${S}}`, legend: `> ${num(SCORE_BANDS.top)} {{model_version}} {{instance}}` },
+        ],
+        unit: 'percentunit',
+        min: 0,
+        max: 1,
+        thresholds: [{ color: 'green', value: null }, { color: 'red', value: LIMITS.collapseBandShare }],
+        thresholdsStyle: 'dashed',
+      }),
+
+      row('Drift'),
+      timeseries({
+        title: 'Top drifting features (PSI)',
+        description: `The five features with the largest PSI at each point. Below 0.1 stable, 0.1 to ${num(LIMITS.psiWarning)} moderate, above: the feature-drift alert after its for:.`,
+        queries: [{ expr: `topk(5, max by (feature) (model_feature_drift_psi{${S}}))`, legend: '{{feature}}' }],
+        min: 0,
+        thresholds: psiSteps,
+        thresholdsStyle: 'dashed',
+        w: 10,
+      }),
+      timeseries({
+        title: 'Prediction drift (PSI)',
+        queries: [{ expr: `max by (instance) (model_prediction_drift_psi{${S}})`, legend: '{{instance}}' }],
+        min: 0,
+        thresholds: psiSteps,
+        thresholdsStyle: 'dashed',
+        w: 8,
+      }),
+      timeseries({
+        title: 'Rows in the drift window',
+        description: 'PSI is reported once the window holds MODEL_DRIFT_MIN_ROWS rows; a rollout starts a fresh window.',
+        queries: [{ expr: `max by (instance) (model_drift_window_rows{${S}})`, legend: '{{instance}}' }],
+        unit: 'short',
+        min: 0,
+        w: 6,
+      }),
+
+      row('Inputs and rollouts'),
+      timeseries({
+        title: 'Out-of-range inputs/s by feature',
+        description: 'Input values outside the training min..max. "none" is drawn while no feature has had one.',
+        queries: [
+          {
+            expr: `sum by (feature) (rate(model_input_out_of_range_total{${S}}[$__rate_interval])) or on () label_replace(vector(0), "feature", "none", "", "")`,
+            legend: '{{feature}}',
+          },
+        ],
+        unit: 'short',
+        min: 0,
+      }),
+      timeseries({
+        title: 'Refused model loads by reason',
+        description: 'Rollouts refused (the old model kept serving), by reason.',
+        queries: [{ expr: `sum by (reason) (increase(model_load_failures_total{${S}}[$__rate_interval]))`, legend: '{{reason}}' }],
+        unit: 'short',
+        min: 0,
+      }),
+      stateTimeline({
+        title: 'Model version serving',
+        description: 'Which model version each instance served; the purple annotations mark each change.',
+        queries: [{ expr: `max by (instance, version) (model_info{${S}})`, legend: '{{version}} ({{instance}})' }],
+        w: 24,
+        h: 5,
+      }),
+    ],
+  });
+}
+
 /** File name under infra/grafana/dashboards → dashboard JSON object. */
 export function dashboards(): Record<string, Record<string, unknown>> {
   return {
     'inference-service-health.json': healthDashboard(),
     'inference-service-slo.json': sloDashboard(),
+    'inference-model-quality.json': qualityDashboard(),
   };
 }

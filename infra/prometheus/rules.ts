@@ -9,8 +9,11 @@
 import {
   API_JOB,
   BURN_RATES,
+  durationSeconds,
   errorBudget,
   LIMITS,
+  POSITIVE_LABEL,
+  SCORE_BANDS,
   SLO,
   TIMING,
   WINDOW_NAMES,
@@ -74,7 +77,13 @@ export const R = {
   predictionRate: 'job:api_prediction:rate5m',
   availabilityErrors: (w: WindowName) => `job:slo_availability_errors_per_request:ratio_rate${w}`,
   latencyErrors: (w: WindowName) => `job:slo_latency_errors_per_request:ratio_rate${w}`,
+  positiveRatio: 'instance_model_version:api_prediction_positive:ratio_rate5m',
+  scoreBottomShare: 'instance_model_version:api_prediction_score_bottom:ratio_rate5m',
+  scoreTopShare: 'instance_model_version:api_prediction_score_top:ratio_rate5m',
 } as const;
+
+/** Group names, shared with the rule unit tests' `group_eval_order`. */
+export const MODEL_QUALITY_GROUPS = { recording: 'model-quality.recording', alerts: 'model-quality.alerts' } as const;
 
 function recordingGroups(t: Timing): RuleGroup<RecordingRule>[] {
   const w5 = t.windows['5m'];
@@ -164,9 +173,43 @@ function recordingGroups(t: Timing): RuleGroup<RecordingRule>[] {
     ];
   });
 
+  const byVersion = 'job, instance, model_version';
+  const scoreCount = `sum by (${byVersion}) (rate(api_prediction_score_count{${JOB}}[${w5}]))`;
+  const scoreBelow = (le: number) => `sum by (${byVersion}) (rate(api_prediction_score_bucket{${JOB}, le="${num(le)}"}[${w5}]))`;
+  const quality: RecordingRule[] = [
+    {
+      record: R.positiveRatio,
+      // Both label series grow at every prediction (possibly by 0): the denominator is never missing.
+      expr: `sum by (${byVersion}) (rate(api_prediction_total{${JOB}, label="${POSITIVE_LABEL}"}[${w5}]))
+/
+  sum by (${byVersion}) (rate(api_prediction_total{${JOB}}[${w5}]))`,
+      outputLabels: ['job', 'instance', 'model_version'],
+    },
+    {
+      record: R.scoreBottomShare,
+      expr: `${scoreBelow(SCORE_BANDS.bottom)}
+/
+  ${scoreCount}`,
+      outputLabels: ['job', 'instance', 'model_version'],
+    },
+    {
+      record: R.scoreTopShare,
+      // count - bucket rather than 1 - ratio: exact when every score is above the band.
+      expr: `(
+    ${scoreCount}
+  -
+    ${scoreBelow(SCORE_BANDS.top)}
+)
+/
+  ${scoreCount}`,
+      outputLabels: ['job', 'instance', 'model_version'],
+    },
+  ];
+
   return [
     { name: 'inference-api.recording', rules: api },
     { name: 'inference-api.slo', rules: slo },
+    { name: MODEL_QUALITY_GROUPS.recording, rules: quality },
   ];
 }
 
@@ -367,7 +410,90 @@ unless on (job)
   return [
     { name: 'inference-api.alerts', rules: api },
     { name: 'inference-api.slo-alerts', rules: slo },
+    { name: MODEL_QUALITY_GROUPS.alerts, rules: modelQualityAlerts(t) },
     { name: 'prometheus.alerts', rules: prometheus },
+  ];
+}
+
+/** The serving model per instance, under the label the prediction series use (`model_version`). */
+const SERVING = `label_replace(model_info{${JOB}}, "model_version", "$1", "version", "(.*)")`;
+
+function modelQualityAlerts(t: Timing): AlertRule[] {
+  const f = t.for;
+  const w5 = t.windows['5m'];
+  const on = 'on (job, instance, model_version)';
+  const baseline = `label_replace(model_baseline_positive_rate{${JOB}}, "model_version", "$1", "version", "(.*)")`;
+  const factor = num(LIMITS.collapsePositiveRateFactor);
+  const share = num(LIMITS.collapseBandShare);
+  const minRate = num(LIMITS.collapseMinRows / durationSeconds(w5));
+  const psi = num(LIMITS.psiWarning);
+  const pct = (x: number) => `${num(x * 100)}%`;
+  return [
+    {
+      alert: 'ModelPredictionsCollapsed',
+      // Value: the positive rate of the serving version. Conditions, any of: nearly all scores in
+      // the bottom or the top band; the positive rate below baseline/5; the negative rate below
+      // (1 - baseline)/5. Only while traffic flows (enough rows in the window), and only for the
+      // version serving now, so a rollback resolves at the next evaluation.
+      expr: `(
+    ${R.positiveRatio}{${JOB}}
+  and ${on}
+    (
+        ${R.scoreBottomShare}{${JOB}} > ${share}
+      or
+        ${R.scoreTopShare}{${JOB}} > ${share}
+      or
+        ${R.positiveRatio}{${JOB}} < ${on} ${baseline} / ${factor}
+      or
+        ${R.positiveRatio}{${JOB}} > ${on} 1 - (1 - ${baseline}) / ${factor}
+    )
+)
+and ${on}
+  ${R.predictionRateByVersion}{${JOB}} >= ${minRate}
+and ${on}
+  ${SERVING}`,
+      for: f.predictionsCollapsed,
+      labels: { severity: 'page' },
+      annotations: annotations(
+        'ModelPredictionsCollapsed',
+        'Model {{ $labels.model_version }} on {{ $labels.instance }} gives degenerate predictions.',
+        `Model {{ $labels.model_version }} on {{ $labels.instance }} called {{ $value | humanizePercentage }} of its predictions ${POSITIVE_LABEL} over the last ${w5}, and its output has been degenerate for more than ${f.predictionsCollapsed}: over ${pct(LIMITS.collapseBandShare)} of the scores at or below ${num(SCORE_BANDS.bottom)} or above ${num(SCORE_BANDS.top)}, or a positive or negative rate under 1/${factor} of the training rate.`,
+      ),
+    },
+    {
+      alert: 'ModelFeatureDrift',
+      expr: `model_feature_drift_psi{${JOB}} > ${psi}`,
+      for: f.featureDrift,
+      labels: { severity: 'ticket' },
+      annotations: annotations(
+        'ModelFeatureDrift',
+        'Input feature {{ $labels.feature }} has drifted from its training distribution on {{ $labels.instance }}.',
+        `The population stability index of feature {{ $labels.feature }} over the recent-rows window on {{ $labels.instance }} is {{ $value | printf "%.2f" }}, above ${psi}, for more than ${f.featureDrift}.`,
+      ),
+    },
+    {
+      alert: 'ModelPredictionDrift',
+      expr: `model_prediction_drift_psi{${JOB}} > ${psi}`,
+      for: f.predictionDrift,
+      labels: { severity: 'ticket' },
+      annotations: annotations(
+        'ModelPredictionDrift',
+        'The score distribution has drifted from training on {{ $labels.instance }}.',
+        `The population stability index of the predicted score over the recent-rows window on {{ $labels.instance }} is {{ $value | printf "%.2f" }}, above ${psi}, for more than ${f.predictionDrift}.`,
+      ),
+    },
+    {
+      alert: 'ModelLoadFailed',
+      // round(): increase() extrapolates to the window's edges; the count of refusals is whole.
+      expr: `round(sum by (job, instance, reason) (increase(model_load_failures_total{${JOB}}[${t.windows['1h']}]))) > 0`,
+      for: f.modelLoadFailed,
+      labels: { severity: 'ticket' },
+      annotations: annotations(
+        'ModelLoadFailed',
+        'A model rollout on {{ $labels.instance }} was refused ({{ $labels.reason }}).',
+        `{{ $value | humanize }} model load(s) on {{ $labels.instance }} failed with reason {{ $labels.reason }} in the last ${t.windows['1h']}; the previous model keeps serving.`,
+      ),
+    },
   ];
 }
 

@@ -29,6 +29,14 @@ export const FAST_TIMING: Timing = {
     ruleFailures: '10s',
     targetsDown: '10s',
     alertmanagerUnreachable: '10s',
+    // Model quality: each drill fires within about 15 s of the fault (the collapse once the 15 s
+    // rate window holds a few samples of the new version; drift once the drill's short row window
+    // has turned over). Drift waits longer than the collapse, so a collapsed model's score drift
+    // reaches Alertmanager after the collapse page that inhibits it.
+    predictionsCollapsed: '5s',
+    featureDrift: '10s',
+    predictionDrift: '10s',
+    modelLoadFailed: '0s',
   } as Timing['for'],
 };
 

@@ -30,7 +30,7 @@ describe('amtool', () => {
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(r.stdout).toContain('SUCCESS');
     expect(r.stdout).toContain('2 receivers');
-    expect(r.stdout).toContain('3 inhibit rules');
+    expect(r.stdout).toContain('4 inhibit rules');
   });
 
   it.each(ROUTES.map(([labels, receiver]) => [Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(' '), receiver] as const))(
@@ -73,6 +73,17 @@ describe('configuration', () => {
         .sort(),
     );
     expect(rule.equal).toEqual(['job']);
+  });
+
+  it('keeps the score drift of a collapsed model quiet on the same instance only', () => {
+    const rule = config.inhibit_rules.find((r: any) => r.source_matchers[0] === 'alertname="ModelPredictionsCollapsed"');
+    expect(rule.target_matchers).toEqual(['alertname="ModelPredictionDrift"']);
+    expect(rule.equal).toEqual(['job', 'instance']);
+    const names = alerts.map((a) => a.alert);
+    expect(names).toContain('ModelPredictionsCollapsed');
+    expect(names).toContain('ModelPredictionDrift');
+    // Feature drift is not inhibited: shifted inputs are worth a ticket even under a collapse.
+    expect(JSON.stringify(config.inhibit_rules)).not.toContain('ModelFeatureDrift');
   });
 
   it('takes webhook URLs from files, never inline', () => {

@@ -8,10 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { dashboards, HEALTH_UID, SLO_UID } from '../../infra/grafana/dashboards.ts';
+import { dashboards, HEALTH_UID, QUALITY_UID, SLO_UID } from '../../infra/grafana/dashboards.ts';
 import { DATASOURCE_UIDS } from '../../infra/grafana/kit.ts';
 import { seriesCatalog } from '../../infra/prometheus/catalog.ts';
 import { LIMITS } from '../../infra/prometheus/thresholds.ts';
+import { R } from '../../infra/prometheus/rules.ts';
 import { repoText, repoYaml, runTool } from '../helpers/monitoring.ts';
 import { groupingLabels, selectors, substituteGrafanaVariables } from '../helpers/promql.ts';
 import { REPO_ROOT } from '../helpers/tools.ts';
@@ -213,5 +214,59 @@ describe('Inference Service SLOs', () => {
     expect(t.filter((x) => x === 'Burn rate by window')).toHaveLength(2);
     const burn = panels(d).find((p) => p.title === 'Burn rate by window');
     expect(burn.targets.map((x: any) => x.legendFormat)).toEqual(['5m', '30m', '1h', '2h', '6h', '1d', '3d']);
+  });
+});
+
+describe('Inference Model Quality', () => {
+  const d = Object.values(committed).find((x) => x.uid === QUALITY_UID);
+  const byRow = () => {
+    const rows: Record<string, string[]> = {};
+    let current = '';
+    for (const p of d.panels) {
+      if (p.type === 'row') current = p.title;
+      else (rows[current] ??= []).push(`${p.type}:${p.title}`);
+    }
+    return rows;
+  };
+  const panel = (title: string) => panels(d).find((p) => p.title === title);
+
+  it('has its fixed uid, title, and the datasource, job and instance variables', () => {
+    expect(d).toBeDefined();
+    expect(d.title).toBe('Inference Model Quality');
+    expect(d.templating.list.map((v: any) => v.name)).toEqual(['datasource', 'job', 'instance']);
+  });
+
+  it('shows what the issue asks for: score heatmap, positive rate against training, top drifting features, out-of-range inputs, load failures, version timeline', () => {
+    expect(byRow()).toEqual({
+      Overview: ['stat:Model version', 'stat:Largest feature PSI', 'stat:Prediction PSI', 'stat:Refused model loads'],
+      Predictions: ['heatmap:Score distribution', 'timeseries:Positive rate against the training rate', 'timeseries:Scores in the extreme bands'],
+      Drift: ['timeseries:Top drifting features (PSI)', 'timeseries:Prediction drift (PSI)', 'timeseries:Rows in the drift window'],
+      'Inputs and rollouts': ['timeseries:Out-of-range inputs/s by feature', 'timeseries:Refused model loads by reason', 'state-timeline:Model version serving'],
+    });
+    expect(panel('Score distribution').targets[0].expr).toContain('api_prediction_score_bucket');
+    expect(panel('Score distribution').targets[0].format).toBe('heatmap');
+    const positive = panel('Positive rate against the training rate').targets.map((t: any) => t.expr);
+    expect(positive[0]).toContain(R.positiveRatio);
+    expect(positive[1]).toContain('model_baseline_positive_rate');
+    expect(panel('Top drifting features (PSI)').targets[0].expr).toMatch(/^topk\(5, max by \(feature\) \(model_feature_drift_psi\{/);
+    expect(panel('Model version serving').targets[0].expr).toContain('model_info');
+    expect(d.annotations.list.find((a: any) => a.name === 'Model version change')?.expr).toContain('model_info');
+  });
+
+  it('draws the alert thresholds from thresholds.ts', () => {
+    for (const title of ['Top drifting features (PSI)', 'Prediction drift (PSI)']) {
+      const p = panel(title);
+      expect(p.fieldConfig.defaults.thresholds.steps.map((x: any) => x.value)).toContain(LIMITS.psiWarning);
+      expect(p.fieldConfig.defaults.custom.thresholdsStyle.mode).toBe('dashed');
+    }
+    expect(panel('Scores in the extreme bands').fieldConfig.defaults.thresholds.steps.map((x: any) => x.value)).toContain(LIMITS.collapseBandShare);
+    expect(panel('Positive rate against the training rate').targets[2].expr).toContain(`/ ${LIMITS.collapsePositiveRateFactor}`);
+  });
+
+  it('never leaves the rare-event panels empty: zero series instead of no data', () => {
+    // Out-of-range counters appear with the first such value: a labelled 0 stands in until then.
+    expect(panel('Out-of-range inputs/s by feature').targets[0].expr).toContain('or on () label_replace(vector(0), "feature", "none", "", "")');
+    // Load-failure counters are created at 0 for every reason when the service starts.
+    expect(panel('Refused model loads by reason').targets[0].expr).toContain('model_load_failures_total');
   });
 });

@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateMonitoring } from '../../infra/generate.ts';
 import { PROMETHEUS_METRICS, seriesCatalog } from '../../infra/prometheus/catalog.ts';
-import { buildRules, RUNBOOK_URL, runbookAnchor } from '../../infra/prometheus/rules.ts';
+import { buildRules, R, RUNBOOK_URL, runbookAnchor } from '../../infra/prometheus/rules.ts';
+import { LIMITS, POSITIVE_LABEL, SCORE_BANDS, TIMING } from '../../infra/prometheus/thresholds.ts';
+import { FAST_TIMING } from '../../scripts/lib/stack.ts';
 import { freePort, repoText, repoYaml, runTool, waitForOk } from '../helpers/monitoring.ts';
 import { groupingLabels, selectors } from '../helpers/promql.ts';
 import { REPO_ROOT, toolPath } from '../helpers/tools.ts';
@@ -140,6 +142,38 @@ describe('rules', () => {
     for (const n of ['PrometheusRuleEvaluationFailures', 'PrometheusTargetsDown', 'PrometheusAlertmanagerUnreachable']) {
       expect(names).toContain(n);
     }
+  });
+
+  it('cover the model-quality alerts of issue 5, with thresholds from thresholds.ts', () => {
+    const rule = (n: string) => alerts.find((a) => a.alert === n)!;
+    const collapse = rule('ModelPredictionsCollapsed');
+    expect(collapse.labels.severity).toBe('page');
+    for (const r of [R.positiveRatio, R.scoreBottomShare, R.scoreTopShare, R.predictionRateByVersion, 'model_baseline_positive_rate', 'model_info']) expect(collapse.expr).toContain(r);
+    expect(collapse.expr).toContain(`> ${LIMITS.collapseBandShare}`);
+    expect(collapse.expr).toContain(`/ ${LIMITS.collapsePositiveRateFactor}`);
+    // "While traffic flows": the minimum rows over the 5m window, as a rate.
+    expect(collapse.expr).toContain(`>= ${LIMITS.collapseMinRows / 300}`);
+    const bands = records.filter((r) => r.record === R.scoreBottomShare || r.record === R.scoreTopShare).map((r) => r.expr).join('\n');
+    expect(bands).toContain(`le="${SCORE_BANDS.bottom}"`);
+    expect(bands).toContain(`le="${SCORE_BANDS.top}"`);
+    expect(records.find((r) => r.record === R.positiveRatio)!.expr).toContain(`label="${POSITIVE_LABEL}"`);
+    for (const [n, metric] of [['ModelFeatureDrift', 'model_feature_drift_psi'], ['ModelPredictionDrift', 'model_prediction_drift_psi']] as const) {
+      const a = rule(n);
+      expect(a.labels.severity).toBe('ticket');
+      expect(a.expr).toBe(`${metric}{job="inference-api"} > ${LIMITS.psiWarning}`);
+    }
+    // The feature is a label of the alert and named in its text.
+    expect(rule('ModelFeatureDrift').annotations.summary).toContain('{{ $labels.feature }}');
+    expect(rule('ModelFeatureDrift').annotations.description).toContain('{{ $labels.feature }}');
+    const load = rule('ModelLoadFailed');
+    expect(load.labels.severity).toBe('ticket');
+    expect(load.expr).toContain('increase(model_load_failures_total{job="inference-api"}[1h])');
+    expect(groupingLabels(load.expr)).toContain('reason');
+  });
+
+  it('give every alert a for: in the fast drill profile too', () => {
+    expect(Object.keys(FAST_TIMING.for).sort()).toEqual(Object.keys(TIMING.for).sort());
+    for (const a of buildRules(FAST_TIMING).alerts.flatMap((g) => g.rules)) expect(ms(a.for), a.alert).toBeLessThanOrEqual(10_000);
   });
 });
 
