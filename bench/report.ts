@@ -215,8 +215,16 @@ export function evaluateBudget(r: Pick<BenchResults, 'summary' | 'soak' | 'quick
     });
   const def = get('default', 'single');
   const tr = get('traces', 'single');
+  const nq = get('no-quality', 'single');
   check('default-throughput', 'Default service: single-row throughput ≥ 0.92 × baseline', def?.ratio.rps, (v) => v >= 0.92, (v) => `${f(v, 3)} ×`);
   check('default-p99', 'Default service: single-row p99 ≤ 1.2 × baseline', def?.ratio.p99, (v) => v <= 1.2, (v) => `${f(v, 3)} ×`);
+  check(
+    'quality-cost',
+    'Quality metrics (issue 5): default single-row throughput ≥ 0.95 × the same service with MODEL_QUALITY_METRICS=false',
+    def && nq ? def.rps / nq.rps : null,
+    (v) => v >= 0.95,
+    (v) => `${f(v, 3)} ×`,
+  );
   check('traces-throughput', 'Traces on: single-row throughput ≥ 0.75 × baseline', tr?.ratio.rps, (v) => v >= 0.75, (v) => `${f(v, 3)} ×`);
   // Scrapes of the default configuration. Under a closed-loop load the server is saturated and a
   // scrape queues behind every in-flight request, so the budget is judged at the paced load; the

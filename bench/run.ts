@@ -5,6 +5,7 @@
  * starting configuration rotated each round so drift and order effects hit all alike):
  *   baseline      bench/baseline-server.ts: same Hono + onnxruntime + request parsing, no telemetry
  *   sdk-disabled  the service (`npm start`) with OTEL_SDK_DISABLED=true
+ *   no-quality    as default, with MODEL_QUALITY_METRICS=false (the cost of the quality metrics)
  *   default       the service as users run it (Prometheus exporter, runtime and quality metrics),
  *                 scraped once per second on both /metrics ports during the load
  *   traces        as default, plus traces exported over OTLP/HTTP to a local sink
@@ -68,6 +69,13 @@ const CONFIGS: Record<string, ConfigDef> = {
     id: 'default',
     label: 'service as users run it (Prometheus, scraped 1/s)',
     spec: () => ({ argv: serviceArgs(), env: {} }),
+    scrape: true,
+    needsSink: false,
+  },
+  'no-quality': {
+    id: 'no-quality',
+    label: 'service as users run it, MODEL_QUALITY_METRICS=false (scraped 1/s)',
+    spec: () => ({ argv: serviceArgs(), env: { MODEL_QUALITY_METRICS: 'false' } }),
     scrape: true,
     needsSink: false,
   },
@@ -159,7 +167,7 @@ function parseOptions(argv: string[]): Options {
   };
   const experiment = values.experiment;
   if (experiment !== undefined && experiment !== 'microbatch') throw new Error(`unknown --experiment ${experiment} (known: microbatch)`);
-  const configs = values.configs?.split(',').map((s) => s.trim()) ?? (experiment ? ['baseline', 'baseline-microbatch'] : ['baseline', 'sdk-disabled', 'default', 'traces']);
+  const configs = values.configs?.split(',').map((s) => s.trim()) ?? (experiment ? ['baseline', 'baseline-microbatch'] : ['baseline', 'sdk-disabled', 'no-quality', 'default', 'traces']);
   for (const c of configs) if (!CONFIGS[c]) throw new Error(`unknown configuration ${c} (known: ${Object.keys(CONFIGS).join(', ')})`);
   if (!configs.includes('baseline')) configs.unshift('baseline');
   if (values['soak-config'] !== undefined && !CONFIGS[values['soak-config']]) throw new Error(`unknown --soak-config ${values['soak-config']}`);

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './helpers/tools.ts';
 import { aggregate, evaluateBudget, formatSvg, type BenchResults, type RunRecord } from '../bench/report.ts';
 
-const CONFIGS = ['baseline', 'sdk-disabled', 'default', 'traces'];
+const CONFIGS = ['baseline', 'sdk-disabled', 'no-quality', 'default', 'traces'];
 const WORKLOADS = ['single', 'batch', 'paced'];
 
 describe('npm run bench -- --quick', () => {
@@ -35,8 +35,8 @@ describe('npm run bench -- --quick', () => {
     expect(results.workloads.map((w) => w.id)).toEqual(WORKLOADS);
   }, 170_000);
 
-  it('measures throughput, latency, CPU and memory for all 4 configurations × 3 workloads', () => {
-    expect(results.summary).toHaveLength(12);
+  it('measures throughput, latency, CPU and memory for all 5 configurations × 3 workloads', () => {
+    expect(results.summary).toHaveLength(15);
     for (const config of CONFIGS) {
       for (const workload of WORKLOADS) {
         const a = results.summary.find((x) => x.config === config && x.workload === workload);
@@ -90,8 +90,8 @@ describe('npm run bench -- --quick', () => {
     const svg = readFileSync(join(out, 'chart.svg'), 'utf8').trim();
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
     expect(svg.endsWith('</svg>')).toBe(true);
-    // Throughput and p99 of the closed-loop workloads and p99 of the paced one: 5 panels of 4 bars.
-    expect(svg.match(/<rect class="bar"/g)).toHaveLength(20);
+    // Throughput and p99 of the closed-loop workloads and p99 of the paced one: 5 panels of 5 bars.
+    expect(svg.match(/<rect class="bar"/g)).toHaveLength(25);
     expect(svg.match(/<g /g)?.length).toBe(svg.match(/<\/g>/g)?.length);
   });
 });
