@@ -12,15 +12,13 @@
  */
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { Server } from 'node:http';
 import { loadOrExit, loadServiceConfig } from '../src/config.ts';
 import { ApiError, errorBody } from '../src/http/errors.ts';
 import { parseJsonBody } from '../src/http/json.ts';
+import { jsonBodyGuards, predictionResponse } from '../src/http/predict.ts';
 import { loadModel } from '../src/model/model.ts';
 import { createMicroBatcher, type Predict } from './microbatch.ts';
-
-const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
 const config = loadOrExit(() => loadServiceConfig());
 const microBatch = process.env.MICRO_BATCH === 'true';
@@ -35,39 +33,12 @@ const predict: Predict = batcher ? batcher.predict : (data, rows) => model.predi
 const maxBodyBytes = config.maxBodyBytes;
 
 const app = new Hono();
-app.post(
-  '/predict',
-  async (c, next) => {
-    const type = c.req.header('content-type') ?? '';
-    if (!JSON_TYPE.test(type)) {
-      throw new ApiError(415, 'unsupported_media_type', `expected Content-Type: application/json, got '${type || '(none)'}'`, {
-        field: 'content-type',
-      });
-    }
-    await next();
-  },
-  bodyLimit({
-    maxSize: maxBodyBytes,
-    onError: () => {
-      throw new ApiError(413, 'payload_too_large', `the request body exceeds ${maxBodyBytes} bytes`, { max_bytes: maxBodyBytes });
-    },
-  }),
-  async (c) => {
-    const input = model.parseRows(parseJsonBody(await c.req.text()));
-    const scores = await predict(input.data, input.rows);
-    const { threshold, positive_label: pos, negative_label: neg } = model.card.output;
-    if (!input.batch) {
-      const p = scores[0]!;
-      return c.json({ prediction: p, label: p >= threshold ? pos : neg, model_version: model.version });
-    }
-    const predictions = new Array(input.rows);
-    for (let i = 0; i < input.rows; i++) {
-      const p = scores[i]!;
-      predictions[i] = { prediction: p, label: p >= threshold ? pos : neg };
-    }
-    return c.json({ predictions, model_version: model.version });
-  },
-);
+const [jsonOnly, sizeLimit] = jsonBodyGuards(maxBodyBytes);
+app.post('/predict', jsonOnly, sizeLimit, async (c) => {
+  const input = model.parseRows(parseJsonBody(await c.req.text()));
+  const scores = await predict(input.data, input.rows);
+  return c.json(predictionResponse(model, input, scores).body);
+});
 app.get('/health', (c) => c.json({ status: 'ok' }));
 app.get('/ready', (c) => c.json({ status: 'ready', model_version: model.version }));
 app.get('/bench/microbatch', (c) => c.json(batcher?.stats ?? null));

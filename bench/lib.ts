@@ -5,7 +5,6 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { availableParallelism, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,25 +42,9 @@ export function spawnTracked(args: string[], opts: { env: Record<string, string>
   return proc;
 }
 
-/** A free TCP port on the loopback interface. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort, startArgs as serviceArgs } from '../scripts/lib/proc.ts';
 
-/** The node arguments of `npm start`, read from package.json so the benchmark can't drift from it. */
-export function serviceArgs(): string[] {
-  const script = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start as string;
-  const [bin, ...args] = script.split(/\s+/);
-  if (bin !== 'node') throw new Error(`npm start is expected to run node, not: ${script}`);
-  return args;
-}
+export { freePort, serviceArgs };
 
 /** A server under test. */
 export interface ServerSpec {

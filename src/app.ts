@@ -3,13 +3,13 @@
  * `app.request()` and the server wires it to real dependencies.
  */
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { ApiError, errorBody } from './http/errors.ts';
 import { ADMIN_MODEL_ROUTE, registerAdmin } from './http/admin.ts';
 import { FAULTS_ROUTE, type FaultInjector } from './http/faults.ts';
 import { NO_QUALITY, type QualityMonitor } from './model/quality.ts';
 import type { Rollouts } from './model/rollout.ts';
 import { parseJsonBody } from './http/json.ts';
+import { jsonBodyGuards, predictionResponse } from './http/predict.ts';
 import { requestMetrics } from './http/request-metrics.ts';
 import { publicCard } from './model/card.ts';
 import type { ModelStore } from './model/store.ts';
@@ -37,7 +37,6 @@ export interface AppDeps {
 /** The route templates the app serves: the only values the `endpoint` label can take. */
 export const ROUTES = ['/predict', '/model', '/health', '/ready', '/metrics'] as const;
 
-const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 
 /** Answers 405 with an Allow header for a known route called with the wrong method. */
@@ -68,50 +67,19 @@ export function createApp(deps: AppDeps): Hono {
   }
   if (admin) registerAdmin(app, { token: admin.token, rollouts: admin.rollouts, models: deps.models });
 
-  app.post(
-    '/predict',
-    async (c, next) => {
-      // 415 before reading anything: a form or text body is a client mistake, not a parse error.
-      const type = c.req.header('content-type') ?? '';
-      if (!JSON_TYPE.test(type)) {
-        throw new ApiError(415, 'unsupported_media_type', `expected Content-Type: application/json, got '${type || '(none)'}'`, {
-          field: 'content-type',
-        });
-      }
-      await next();
-    },
-    bodyLimit({
-      maxSize: maxBodyBytes,
-      onError: () => {
-        throw new ApiError(413, 'payload_too_large', `the request body exceeds ${maxBodyBytes} bytes`, { max_bytes: maxBodyBytes });
-      },
-    }),
-    async (c) => {
-      // Take the model once: a swap during this request cannot mix versions.
-      const model = deps.models.current;
-      if (!model) throw new ApiError(503, 'not_ready', 'no model is loaded yet');
-      const input = model.parseRows(parseJsonBody(await c.req.text()));
-      const scores = await model.predict(input.data, input.rows);
-      const { threshold, positive_label: pos, negative_label: neg } = model.card.output;
-      quality.observe(model, input.data, input.rows, scores);
-      if (!input.batch) {
-        const p = scores[0]!;
-        const positive = p >= threshold;
-        deps.metrics.recordPredictions(model.version, { label: pos, count: positive ? 1 : 0 }, { label: neg, count: positive ? 0 : 1 });
-        return c.json({ prediction: p, label: positive ? pos : neg, model_version: model.version });
-      }
-      const predictions = new Array(input.rows);
-      let positives = 0;
-      for (let i = 0; i < input.rows; i++) {
-        const p = scores[i]!;
-        const positive = p >= threshold;
-        if (positive) positives++;
-        predictions[i] = { prediction: p, label: positive ? pos : neg };
-      }
-      deps.metrics.recordPredictions(model.version, { label: pos, count: positives }, { label: neg, count: input.rows - positives });
-      return c.json({ predictions, model_version: model.version });
-    },
-  );
+  const [jsonOnly, sizeLimit] = jsonBodyGuards(maxBodyBytes);
+  app.post('/predict', jsonOnly, sizeLimit, async (c) => {
+    // Take the model once: a swap during this request cannot mix versions.
+    const model = deps.models.current;
+    if (!model) throw new ApiError(503, 'not_ready', 'no model is loaded yet');
+    const input = model.parseRows(parseJsonBody(await c.req.text()));
+    const scores = await model.predict(input.data, input.rows);
+    quality.observe(model, input.data, input.rows, scores);
+    const { body, positives } = predictionResponse(model, input, scores);
+    const { positive_label: pos, negative_label: neg } = model.card.output;
+    deps.metrics.recordPredictions(model.version, { label: pos, count: positives }, { label: neg, count: input.rows - positives });
+    return c.json(body);
+  });
   app.all('/predict', methodNotAllowed('POST'));
 
   app.get('/model', (c) => {

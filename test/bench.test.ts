@@ -73,7 +73,7 @@ describe('npm run bench -- --quick', () => {
   });
 
   it('evaluates every budget line and runs the (shortened) soak', () => {
-    expect(results.budget!.map((b) => b.id)).toEqual(['default-throughput', 'default-p99', 'traces-throughput', 'scrape-p99', 'batch-rows', 'soak-rss']);
+    expect(results.budget!.map((b) => b.id)).toEqual(['default-throughput', 'default-p99', 'quality-cost', 'traces-throughput', 'scrape-p99', 'batch-rows', 'soak-rss']);
     for (const b of results.budget!) expect(typeof b.pass, b.id).toBe('boolean');
     expect(results.soak!.shortened).toBe(true);
     expect(results.soak!.rssEndMB).toBeGreaterThan(0);
@@ -122,7 +122,7 @@ describe('bench report', () => {
   });
 
   it('takes medians across rounds and ratios against the baseline, and judges the budget', () => {
-    const configs = ['baseline', 'default', 'traces'].map((id) => ({ id, label: id }));
+    const configs = ['baseline', 'no-quality', 'default', 'traces'].map((id) => ({ id, label: id }));
     const workloads = [
       { id: 'single', label: 'single', rowsPerRequest: 1, connections: 16 },
       { id: 'batch', label: 'batch', rowsPerRequest: 64, connections: 16 },
@@ -130,6 +130,7 @@ describe('bench report', () => {
     const runs = [
       ...[1000, 1100, 900].map((rps, i) => run('baseline', 'single', i, rps, 10)),
       ...[950, 930, 5000].map((rps, i) => run('default', 'single', i, rps, 11)),
+      ...[980, 990, 970].map((rps, i) => run('no-quality', 'single', i, rps, 11)),
       ...[700, 800, 600].map((rps, i) => run('traces', 'single', i, rps, 20)),
       ...[300, 300, 300].map((rps, i) => run('default', 'batch', i, rps, 20)),
     ];
@@ -143,6 +144,8 @@ describe('bench report', () => {
     expect(verdict).toEqual({
       'default-throughput': true,
       'default-p99': true,
+      // 950 / 980 = 0.969: within the 5% allowed for the quality metrics.
+      'quality-cost': true,
       'traces-throughput': false,
       'scrape-p99': false,
       'batch-rows': true,

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { generateMonitoring } from '../../infra/generate.ts';
 import { TIMING, type Timing } from '../../infra/prometheus/thresholds.ts';
+import { startArgs } from './proc.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -244,8 +245,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     prometheus: undefined as unknown as StackProcess,
     async startApi(env = {}) {
       await stack.api?.stop();
-      const preload = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start.split(/\s+/).slice(1) as string[];
-      stack.api = startProcess('api', process.execPath, preload, {
+      stack.api = startProcess('api', process.execPath, startArgs(), {
         logDir: dirs.logs,
         env: {
           ...process.env,

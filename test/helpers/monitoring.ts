@@ -1,7 +1,6 @@
 /** Shared helpers of the monitoring tests: run a real tool, read repository files, find ports. */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { REPO_ROOT, toolPath, type ToolName } from './tools.ts';
@@ -29,17 +28,7 @@ export function repoYaml<T = any>(rel: string): T {
   return parse(repoText(rel)) as T;
 }
 
-/** A TCP port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
+export { freePort } from '../../scripts/lib/proc.ts';
 
 /** Polls `url` until it answers 2xx, or throws after `timeoutMs`. */
 export async function waitForOk(url: string, timeoutMs = 20_000): Promise<void> {

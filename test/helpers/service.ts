@@ -1,29 +1,9 @@
 /** Spawns the service exactly as `npm start` does, on free ports, for process-level tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { freePort, startArgs as startCommand } from '../../scripts/lib/proc.ts';
 import { REPO_ROOT } from './tools.ts';
 
-/** A free TCP port on the loopback interface. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** The argv of `npm start`, read from package.json so the test can't drift from it. */
-export function startCommand(): string[] {
-  const script = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).scripts.start as string;
-  const [bin, ...args] = script.split(/\s+/);
-  if (bin !== 'node') throw new Error(`npm start is expected to run node, not: ${script}`);
-  return args;
-}
+export { freePort, startArgs as startCommand } from '../../scripts/lib/proc.ts';
 
 /** A running service process. */
 export interface RunningService {
