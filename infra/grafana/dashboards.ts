@@ -41,6 +41,18 @@ const latencyLine: Threshold[] = [
   { color: 'red', value: LIMITS.latencyP99Seconds },
 ];
 
+
+/** An annotation at each model rollout, shared by the dashboards that show the model. */
+const VERSION_CHANGE_ANNOTATION = {
+  name: 'Model version change',
+  // A version is "new" while it has not existed 5 minutes earlier: one short region per rollout.
+  expr: 'max by (version) (model_info{job=~"$job"}) unless max by (version) (model_info{job=~"$job"} offset 5m)',
+  titleFormat: 'Model {{version}}',
+  textFormat: 'Model version {{version}} started serving',
+  tagKeys: 'version',
+  iconColor: 'purple',
+};
+
 export function healthDashboard(): Record<string, unknown> {
   const quantile = (q: number, by: string) => `histogram_quantile(${num(q)}, sum by (${by}) (${R.bucketRate}{${SE}}))`;
   return dashboard({
@@ -55,17 +67,7 @@ export function healthDashboard(): Record<string, unknown> {
       queryVariable({ name: 'instance', label: 'Instance', selector: 'target_info{job=~"$job"}', labelName: 'instance', includeAll: true }),
       queryVariable({ name: 'endpoint', label: 'Endpoint', selector: `api_request_total{${S}}`, labelName: 'endpoint', includeAll: true }),
     ],
-    annotations: [
-      {
-        name: 'Model version change',
-        // A version is "new" while it has not existed 5 minutes earlier: one short region per rollout.
-        expr: 'max by (version) (model_info{job=~"$job"}) unless max by (version) (model_info{job=~"$job"} offset 5m)',
-        titleFormat: 'Model {{version}}',
-        textFormat: 'Model version {{version}} started serving',
-        tagKeys: 'version',
-        iconColor: 'purple',
-      },
-    ],
+    annotations: [VERSION_CHANGE_ANNOTATION],
     panels: [
       row('Overview'),
       stat({
@@ -304,16 +306,7 @@ export function qualityDashboard(): Record<string, unknown> {
     links,
     time: { from: 'now-6h', to: 'now' },
     variables: [datasourceVariable(), jobVariable, instanceVariable],
-    annotations: [
-      {
-        name: 'Model version change',
-        expr: 'max by (version) (model_info{job=~"$job"}) unless max by (version) (model_info{job=~"$job"} offset 5m)',
-        titleFormat: 'Model {{version}}',
-        textFormat: 'Model version {{version}} started serving',
-        tagKeys: 'version',
-        iconColor: 'purple',
-      },
-    ],
+    annotations: [VERSION_CHANGE_ANNOTATION],
     panels: [
       row('Overview'),
       stat({
