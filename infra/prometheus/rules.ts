@@ -320,52 +320,41 @@ unless on (job)
     },
   ];
 
-  const slo: AlertRule[] = [
-    {
-      alert: 'InferenceApiAvailabilityBudgetBurnFast',
-      expr: burnExpr(R.availabilityErrors, availBudget, BURN_RATES.fast),
-      for: f.burnFast,
-      labels: { severity: 'page' },
-      annotations: annotations(
-        'InferenceApiAvailabilityBudgetBurnFast',
-        'Inference API {{ $labels.job }} is burning its availability error budget fast.',
-        `{{ $labels.job }} spends its ${SLO.periodDays}-day availability error budget (${objectivePct(SLO.availability.objective)} of requests without a 5xx) {{ $value | printf "%.1f" }} times faster than sustainable (pages at ${describeBurn(BURN_RATES.fast)}).`,
-      ),
+  // One alert per objective and speed: fast burns page, slow burns open a ticket.
+  const objectives = {
+    Availability: {
+      errors: R.availabilityErrors,
+      budget: availBudget,
+      what: `availability error budget (${objectivePct(SLO.availability.objective)} of requests without a 5xx)`,
     },
-    {
-      alert: 'InferenceApiAvailabilityBudgetBurnSlow',
-      expr: burnExpr(R.availabilityErrors, availBudget, BURN_RATES.slow),
-      for: f.burnSlow,
-      labels: { severity: 'ticket' },
-      annotations: annotations(
-        'InferenceApiAvailabilityBudgetBurnSlow',
-        'Inference API {{ $labels.job }} is steadily burning its availability error budget.',
-        `{{ $labels.job }} spends its ${SLO.periodDays}-day availability error budget (${objectivePct(SLO.availability.objective)} of requests without a 5xx) {{ $value | printf "%.1f" }} times faster than sustainable (tickets at ${describeBurn(BURN_RATES.slow)}).`,
-      ),
+    Latency: {
+      errors: R.latencyErrors,
+      budget: latBudget,
+      what: `latency error budget (${objectivePct(SLO.latency.objective)} of ${SLO.latency.endpoint} requests within ${latencyMs})`,
     },
-    {
-      alert: 'InferenceApiLatencyBudgetBurnFast',
-      expr: burnExpr(R.latencyErrors, latBudget, BURN_RATES.fast),
-      for: f.burnFast,
-      labels: { severity: 'page' },
-      annotations: annotations(
-        'InferenceApiLatencyBudgetBurnFast',
-        'Inference API {{ $labels.job }} is burning its latency error budget fast.',
-        `{{ $labels.job }} spends its ${SLO.periodDays}-day latency error budget (${objectivePct(SLO.latency.objective)} of ${SLO.latency.endpoint} requests within ${latencyMs}) {{ $value | printf "%.1f" }} times faster than sustainable (pages at ${describeBurn(BURN_RATES.fast)}).`,
-      ),
-    },
-    {
-      alert: 'InferenceApiLatencyBudgetBurnSlow',
-      expr: burnExpr(R.latencyErrors, latBudget, BURN_RATES.slow),
-      for: f.burnSlow,
-      labels: { severity: 'ticket' },
-      annotations: annotations(
-        'InferenceApiLatencyBudgetBurnSlow',
-        'Inference API {{ $labels.job }} is steadily burning its latency error budget.',
-        `{{ $labels.job }} spends its ${SLO.periodDays}-day latency error budget (${objectivePct(SLO.latency.objective)} of ${SLO.latency.endpoint} requests within ${latencyMs}) {{ $value | printf "%.1f" }} times faster than sustainable (tickets at ${describeBurn(BURN_RATES.slow)}).`,
-      ),
-    },
-  ];
+  } as const;
+  const speeds = {
+    Fast: { windows: BURN_RATES.fast, for: f.burnFast, severity: 'page', verb: 'is burning its', adverb: ' fast', action: 'pages' },
+    Slow: { windows: BURN_RATES.slow, for: f.burnSlow, severity: 'ticket', verb: 'is steadily burning its', adverb: '', action: 'tickets' },
+  } as const;
+  const slo: AlertRule[] = (['Availability', 'Latency'] as const).flatMap((objective) =>
+    (['Fast', 'Slow'] as const).map((speed): AlertRule => {
+      const o = objectives[objective];
+      const v = speeds[speed];
+      const alert = `InferenceApi${objective}BudgetBurn${speed}`;
+      return {
+        alert,
+        expr: burnExpr(o.errors, o.budget, v.windows),
+        for: v.for,
+        labels: { severity: v.severity },
+        annotations: annotations(
+          alert,
+          `Inference API {{ $labels.job }} ${v.verb} ${objective.toLowerCase()} error budget${v.adverb}.`,
+          `{{ $labels.job }} spends its ${SLO.periodDays}-day ${o.what} {{ $value | printf "%.1f" }} times faster than sustainable (${v.action} at ${describeBurn(v.windows)}).`,
+        ),
+      };
+    }),
+  );
 
   const prometheus: AlertRule[] = [
     {
