@@ -42,7 +42,7 @@ export function spawnTracked(args: string[], opts: { env: Record<string, string>
   return proc;
 }
 
-import { freePort, startArgs as serviceArgs } from '../scripts/lib/proc.ts';
+import { exitOf, freePort, loopbackEnv, startArgs as serviceArgs, stopChild, waitHttp } from '../scripts/lib/proc.ts';
 
 export { freePort, serviceArgs };
 
@@ -72,10 +72,7 @@ export async function startServer(spec: ServerSpec, timeoutMs = 30_000, cwd?: st
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '/tmp',
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-    OTEL_EXPORTER_PROMETHEUS_PORT: String(scrapePort),
+    ...loopbackEnv(port, scrapePort),
     LOG_LEVEL: 'warn',
     ...spec.env,
   };
@@ -83,7 +80,7 @@ export async function startServer(spec: ServerSpec, timeoutMs = 30_000, cwd?: st
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
   proc.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  const exited = exitOf(proc);
   const url = `http://127.0.0.1:${port}`;
   const server: RunningServer = {
     proc,
@@ -92,29 +89,15 @@ export async function startServer(spec: ServerSpec, timeoutMs = 30_000, cwd?: st
     scrapePort,
     url,
     output: () => out,
-    async stop(ms = 15_000) {
-      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), ms);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
+    stop: (ms = 15_000) => stopChild(proc, exited, 'SIGTERM', ms),
   };
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`server ${spec.argv.join(' ')} exited with ${proc.exitCode}: ${out}`);
-    try {
-      if ((await fetch(`${url}/ready`)).status === 200) return server;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await server.stop();
-      throw new Error(`server ${spec.argv.join(' ')} not ready within ${timeoutMs} ms: ${out}`);
-    }
-    await sleep(50);
+  try {
+    await waitHttp(`${url}/ready`, timeoutMs, { name: `server ${spec.argv.join(' ')}`, proc });
+  } catch (e) {
+    await server.stop();
+    throw new Error(`${(e as Error).message}: ${out}`);
   }
+  return server;
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -1,7 +1,8 @@
 /** Process helpers shared by the stack, the benchmark and the tests. */
-import { readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -23,4 +24,59 @@ export function startArgs(): string[] {
   const [bin, ...args] = script.split(/\s+/);
   if (bin !== 'node') throw new Error(`npm start is expected to run node, not: ${script}`);
   return args;
+}
+
+/** The environment that puts the service on `port` and its scrape endpoint on `scrapePort`, both on loopback. */
+export function loopbackEnv(port: number, scrapePort: number): Record<string, string> {
+  return {
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+    OTEL_EXPORTER_PROMETHEUS_PORT: String(scrapePort),
+  };
+}
+
+/** A promise of a child's exit code. */
+export function exitOf(proc: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
+}
+
+/** Sends `signal`, then SIGKILL after `timeoutMs`; resolves with the exit code. */
+export async function stopChild(proc: ChildProcess, exited: Promise<number | null>, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<number | null> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+  proc.kill(signal);
+  const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+  const code = await exited;
+  clearTimeout(timer);
+  return code;
+}
+
+/** Polls `url` until it answers 200; throws if `proc` exits first or after `timeoutMs`. */
+export async function waitHttp(url: string, timeoutMs = 30_000, proc?: { name: string; proc: ChildProcess }): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (proc && proc.proc.exitCode !== null) throw new Error(`${proc.name} exited (${proc.proc.exitCode}) before ${url} was up`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      if (res.status === 200) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} not up within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The monitoring binaries the stack and the tests run. */
+export type ToolName = 'prometheus' | 'promtool' | 'alertmanager' | 'amtool';
+
+/** Absolute path of `name`, from .tools/bin or else PATH; throws when it is nowhere. */
+export function toolPath(name: ToolName): string {
+  const local = join(ROOT, '.tools', 'bin', name);
+  if (existsSync(local)) return local;
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const candidate = join(dir, name);
+    if (dir && existsSync(candidate)) return candidate;
+  }
+  throw new Error(`${name} not found in ${join(ROOT, '.tools', 'bin')} or on PATH: run 'npm run setup' (scripts/setup-tools.sh)`);
 }

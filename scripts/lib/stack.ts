@@ -5,12 +5,14 @@
  * timing profile generated from the same rule source. Nothing here is a second hand-kept copy.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { generateMonitoring } from '../../infra/generate.ts';
 import { TIMING, type Timing } from '../../infra/prometheus/thresholds.ts';
-import { startArgs } from './proc.ts';
+import { exitOf, loopbackEnv, startArgs, stopChild, toolPath, waitHttp } from './proc.ts';
+
+export { waitHttp };
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -130,45 +132,11 @@ export function startProcess(name: string, cmd: string, args: string[], o: { env
   const proc = spawn(cmd, args, { cwd: o.cwd ?? ROOT, env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   proc.stdout!.pipe(log, { end: false });
   proc.stderr!.pipe(log, { end: false });
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  return {
-    name,
-    proc,
-    exited,
-    async stop(signal = 'SIGTERM', timeoutMs = 15_000) {
-      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
-      proc.kill(signal);
-      const t = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
-      const code = await exited;
-      clearTimeout(t);
-      return code;
-    },
-  };
+  const exited = exitOf(proc);
+  return { name, proc, exited, stop: (signal, timeoutMs) => stopChild(proc, exited, signal, timeoutMs) };
 }
 
-/** Polls `url` until it answers 200, or throws after `timeoutMs`. */
-export async function waitHttp(url: string, timeoutMs = 30_000, proc?: StackProcess): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (proc && proc.proc.exitCode !== null) throw new Error(`${proc.name} exited (${proc.proc.exitCode}) before ${url} was up`);
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      if (res.status === 200) return;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new Error(`${url} not up within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
-/** A tool binary from .tools/bin, or PATH; throws when missing. */
-export function tool(name: 'prometheus' | 'alertmanager' | 'promtool' | 'amtool'): string {
-  const local = join(ROOT, '.tools/bin', name);
-  if (existsSync(local)) return local;
-  for (const dir of (process.env.PATH ?? '').split(':')) if (dir && existsSync(join(dir, name))) return join(dir, name);
-  throw new Error(`${name} not found: run 'npm run setup' (scripts/setup-tools.sh)`);
-}
 
 /** Options for {@link startStack}. */
 export interface StackOptions {
@@ -219,7 +187,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
 
   const alertmanager = startProcess(
     'alertmanager',
-    tool('alertmanager'),
+    toolPath('alertmanager'),
     [
       `--config.file=${amConfig}`,
       `--storage.path=${dirs.am}`,
@@ -249,10 +217,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
         logDir: dirs.logs,
         env: {
           ...process.env,
-          PORT: String(ports.api),
-          HOST: '127.0.0.1',
-          OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-          OTEL_EXPORTER_PROMETHEUS_PORT: String(ports.scrape),
+          ...loopbackEnv(ports.api, ports.scrape),
           ...o.apiEnv,
           ...env,
         },
@@ -261,7 +226,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       return stack.api;
     },
     async startPrometheus() {
-      stack.prometheus = startProcess('prometheus', tool('prometheus'), promArgs, { logDir: dirs.logs });
+      stack.prometheus = startProcess('prometheus', toolPath('prometheus'), promArgs, { logDir: dirs.logs });
       await waitHttp(`http://127.0.0.1:${ports.prometheus}/-/ready`, 60_000, stack.prometheus);
       return stack.prometheus;
     },

@@ -1,6 +1,6 @@
 /** Spawns the service exactly as `npm start` does, on free ports, for process-level tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { freePort, startArgs as startCommand } from '../../scripts/lib/proc.ts';
+import { exitOf, freePort, loopbackEnv, startArgs as startCommand, stopChild, waitHttp } from '../../scripts/lib/proc.ts';
 import { REPO_ROOT } from './tools.ts';
 
 export { freePort, startArgs as startCommand } from '../../scripts/lib/proc.ts';
@@ -35,10 +35,7 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Runn
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '/tmp',
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-    OTEL_EXPORTER_PROMETHEUS_PORT: String(scrapePort),
+    ...loopbackEnv(port, scrapePort),
     ...opts.env,
   };
   const proc = spawn(process.execPath, startCommand(), { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -46,7 +43,7 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Runn
   let err = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const exited = exitOf(proc);
   const url = `http://127.0.0.1:${port}`;
   const svc: RunningService = {
     proc,
@@ -56,29 +53,14 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Runn
     stdout: () => out,
     stderr: () => err,
     exited,
-    async stop(ms = 15_000) {
-      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), ms);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
+    stop: (ms = 15_000) => stopChild(proc, exited, 'SIGTERM', ms),
   };
   if (opts.waitReady !== false) {
-    const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
-    for (;;) {
-      if (proc.exitCode !== null) throw new Error(`service exited with ${proc.exitCode}: ${err || out}`);
-      try {
-        if ((await fetch(`${url}/ready`)).status === 200) break;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) {
-        await svc.stop();
-        throw new Error(`service not ready within ${opts.timeoutMs ?? 20_000} ms: ${err || out}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
+    try {
+      await waitHttp(`${url}/ready`, opts.timeoutMs ?? 20_000, { name: 'service', proc });
+    } catch (e) {
+      await svc.stop();
+      throw new Error(`${(e as Error).message}: ${err || out}`);
     }
   }
   return svc;
