@@ -33,10 +33,51 @@ function installExitHandlers(): void {
   }
 }
 
-/** Spawns a child that is tracked for cleanup. */
-export function spawnTracked(args: string[], opts: { env: Record<string, string>; cwd?: string }): ChildProcess {
+/**
+ * CPU pinning. On a small machine the server, the load generator and this orchestrator compete
+ * for the same cores, and the scheduler moving them around is the largest source of noise
+ * between rounds. With pinning on, the server under test gets the last core to itself (Node
+ * serves on one thread; its helper threads share that core, as they would share its quota in a
+ * container) and everything else (this process, autocannon, the scraper, the OTLP sink) runs
+ * on the other cores.
+ */
+export interface Pinning {
+  /** The server's core list, for `taskset -c`. */
+  server: string;
+  /** Everyone else's. */
+  others: string;
+}
+
+/** The pinning for this machine, or undefined when it cannot be done (one core, or no taskset). */
+export function planPinning(): Pinning | undefined {
+  const n = availableParallelism();
+  if (n < 2 || process.platform !== 'linux') return undefined;
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+  } catch {
+    return undefined;
+  }
+  return { server: String(n - 1), others: n === 2 ? '0' : `0-${n - 2}` };
+}
+
+let serverCpus: string | undefined;
+
+/**
+ * Applies `pin`: this process (and so every child it starts later) moves to `others`, and
+ * servers started from now on run on `server`.
+ */
+export function applyPinning(pin: Pinning): void {
+  execFileSync('taskset', ['-a', '-p', '-c', pin.others, String(process.pid)], { stdio: 'ignore' });
+  serverCpus = pin.server;
+}
+
+/** Spawns a child that is tracked for cleanup; `cpus` runs it under `taskset -c`. */
+export function spawnTracked(args: string[], opts: { env: Record<string, string>; cwd?: string; cpus?: string }): ChildProcess {
   installExitHandlers();
-  const proc = spawn(process.execPath, args, { cwd: opts.cwd ?? ROOT, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const cmd = opts.cpus ? 'taskset' : process.execPath;
+  const argv = opts.cpus ? ['-c', opts.cpus, process.execPath, ...args] : args;
+  // taskset execs node in place, so the pid is the server's own.
+  const proc = spawn(cmd, argv, { cwd: opts.cwd ?? ROOT, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(proc);
   proc.once('exit', () => children.delete(proc));
   return proc;
@@ -76,7 +117,7 @@ export async function startServer(spec: ServerSpec, timeoutMs = 30_000, cwd?: st
     LOG_LEVEL: 'warn',
     ...spec.env,
   };
-  const proc = spawnTracked(spec.argv, { env, ...(cwd ? { cwd } : {}) });
+  const proc = spawnTracked(spec.argv, { env, ...(cwd ? { cwd } : {}), ...(serverCpus ? { cpus: serverCpus } : {}) });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
   proc.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));

@@ -14,7 +14,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ROOT, runLoad, serviceArgs, startServer, writeBodies } from './lib.ts';
+import { applyPinning, planPinning, ROOT, runLoad, serviceArgs, startServer, writeBodies } from './lib.ts';
 import { startOtlpSink } from './otlp-sink.ts';
 
 interface CallFrame {
@@ -165,6 +165,8 @@ async function main(): Promise<void> {
     process.stdout.write(analyse(JSON.parse(readFileSync(values.analyse, 'utf8')) as CpuProfile, Number(values.top)) + '\n');
     return;
   }
+  const pinning = planPinning();
+  if (pinning) applyPinning(pinning);
   const out = resolve(values.out!);
   const dir = join(out, `${values.config}-${values.workload}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });

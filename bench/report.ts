@@ -114,7 +114,7 @@ export interface BenchResults {
   version: 1;
   mode: 'main' | 'microbatch';
   quick: boolean;
-  params: { rounds: number; warmupS: number; durationS: number; connections: number; batchSize: number; rate?: number; soakS: number };
+  params: { rounds: number; warmupS: number; durationS: number; connections: number; batchSize: number; rate?: number; soakS: number; pinned?: string };
   environment: Record<string, string | number>;
   configs: ConfigInfo[];
   workloads: WorkloadInfo[];

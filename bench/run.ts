@@ -23,7 +23,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { environment, readProc, systemBusyS, ROOT, runLoad, serviceArgs, startServer, writeBodies, type RunningServer, type ServerSpec } from './lib.ts';
+import { applyPinning, environment, planPinning, readProc, systemBusyS, ROOT, runLoad, serviceArgs, startServer, writeBodies, type RunningServer, type ServerSpec } from './lib.ts';
 import type { LoadResult } from './load.ts';
 import { startOtlpSink, type OtlpSink } from './otlp-sink.ts';
 import {
@@ -112,6 +112,7 @@ const HELP = `usage: node bench/run.ts [options]
   --soak-config ID        configuration of the soak (default: default)
   --configs a,b,...       subset of: ${Object.keys(CONFIGS).join(', ')}
   --experiment microbatch baseline vs baseline + micro-batching, single rows at 1, N and 4N connections
+  --no-pin                do not pin the server to its own core (see planPinning in bench/lib.ts)
   --root DIR              run the servers from a copy of the repository (to measure a prototype)
   --out DIR               output folder (default bench/results)`;
 
@@ -130,6 +131,7 @@ interface Options {
   experiment: 'microbatch' | undefined;
   out: string;
   root: string | undefined;
+  pin: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -150,6 +152,7 @@ function parseOptions(argv: string[]): Options {
       experiment: { type: 'string' },
       out: { type: 'string' },
       root: { type: 'string' },
+      'no-pin': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -186,6 +189,7 @@ function parseOptions(argv: string[]): Options {
     experiment: experiment as Options['experiment'],
     out: resolve(values.out ?? join(ROOT, 'bench/results')),
     root: values.root === undefined ? undefined : resolve(values.root),
+    pin: !values['no-pin'],
   };
 }
 
@@ -333,6 +337,8 @@ const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   const started = performance.now();
+  const pinning = opts.pin ? planPinning() : undefined;
+  if (pinning) applyPinning(pinning);
   const configs = opts.configs.map((id) => CONFIGS[id]!);
   const workloads: WorkloadInfo[] = opts.experiment
     ? [
@@ -396,7 +402,11 @@ async function main(): Promise<void> {
         `Other processes used CPU during ${noisy.map((a) => `${a.config}/${a.workload} (${a.otherCores!.toFixed(2)} cores)`).join(', ')}: those numbers are disturbed; rerun on a quiet machine.`,
       );
     }
-    notes.push('The load generator (autocannon, one process) shares the 2 cores with the server: absolute numbers are for comparison within this run only.');
+    notes.push(
+      pinning
+        ? `Pinned: every server ran alone on core ${pinning.server}; the load generator, the scraper and the orchestrator on core(s) ${pinning.others}. Absolute numbers are for comparison within this run only.`
+        : 'Not pinned: the load generator shares the cores with the server; absolute numbers are for comparison within this run only.',
+    );
     if (sink) notes.push(`The OTLP sink received ${sink.stats.requests} export requests (${(sink.stats.bytes / 1e6).toFixed(1)} MB) from the traces configuration.`);
     const results: BenchResults = {
       version: 1,
@@ -410,6 +420,7 @@ async function main(): Promise<void> {
         batchSize: opts.batchSize,
         rate: opts.rate,
         soakS: opts.soakS,
+        pinned: pinning ? `server on core ${pinning.server}, everything else on ${pinning.others}` : 'no',
       },
       environment: environment(),
       configs: configs.map(({ id, label }) => ({ id, label })),

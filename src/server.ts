@@ -58,6 +58,7 @@ async function main(): Promise<void> {
   // The drift gauges read the quality monitor, which records through the metrics: bind late.
   let quality: QualityMonitor = NO_QUALITY;
   const serviceMetrics = createServiceMetrics(metrics.getMeter('inference-api'), {
+    preaggregated: telemetry.preaggregated,
     currentModel: () => {
       const m = models.current;
       return m && { name: m.name, version: m.version, baselinePositiveRate: m.card.baseline?.score?.positive_rate };

@@ -2,9 +2,15 @@
  * The service's instruments, created from the instrument table. App code records through this
  * small facade and never touches the SDK: with the SDK disabled the meter is the API's no-op and
  * recording costs next to nothing.
+ *
+ * The four instruments recorded on every request (request count and duration, predictions,
+ * scores) are pre-aggregated (`preaggregated.ts`): each label set is bound once to a series and
+ * a request only adds to it. The rare or observed ones (model info, drift, load failures,
+ * out-of-range inputs) stay ordinary SDK instruments on the meter.
  */
-import type { Attributes, Counter, Histogram, Meter, ObservableGauge } from '@opentelemetry/api';
+import type { Attributes, Counter, Meter, ObservableGauge } from '@opentelemetry/api';
 import { INSTRUMENTS } from './instruments.ts';
+import { NOOP_SERIES, type CounterSeries, type HistogramSeries, type PreaggregatedMetrics } from './preaggregated.ts';
 
 /** The `reason` values of model_load_failures_total. */
 export const LOAD_FAILURE_REASONS = ['unreadable', 'invalid_card', 'hash_mismatch', 'runtime_rejected', 'smoke_failed'] as const;
@@ -25,6 +31,12 @@ export interface DriftReading {
 
 /** Options for {@link createServiceMetrics}. */
 export interface ServiceMetricsOptions {
+  /**
+   * Where the per-request instruments live: the registry whose producers the SDK's readers
+   * export (`TelemetryHandle.preaggregated`). Undefined when no reader exports metrics (SDK
+   * disabled, `OTEL_METRICS_EXPORTER=none`): those instruments then record nothing.
+   */
+  preaggregated: PreaggregatedMetrics | undefined;
   /** Called at each collection: the model now serving. Only that version is reported. */
   currentModel?: () => (ModelIdentity & { readonly baselinePositiveRate?: number }) | undefined;
   /** Called at each collection: drift of the serving model's recent inputs and scores. */
@@ -46,18 +58,18 @@ export interface ServiceMetrics {
 }
 
 /**
- * Attribute objects are cached and reused: the label space is small and fixed (a handful of
- * methods, routes and status codes), so after warm-up a request allocates no attribute objects
- * and builds no strings on the metrics path.
+ * Values built once per key and reused: attribute objects and bound series. The label space is
+ * small and fixed (a handful of methods, routes and status codes), so after warm-up a request
+ * allocates nothing and builds no strings on the metrics path.
  */
-class AttributeCache<K extends unknown[]> {
+class KeyedCache<K extends unknown[], V> {
   private readonly root = new Map<unknown, unknown>();
-  private readonly build: (...key: K) => Attributes;
-  constructor(build: (...key: K) => Attributes) {
+  private readonly build: (...key: K) => V;
+  constructor(build: (...key: K) => V) {
     this.build = build;
   }
 
-  get(...key: K): Attributes {
+  get(...key: K): V {
     let node: Map<unknown, unknown> = this.root;
     for (let i = 0; i < key.length - 1; i++) {
       let next = node.get(key[i]) as Map<unknown, unknown> | undefined;
@@ -65,33 +77,26 @@ class AttributeCache<K extends unknown[]> {
       node = next;
     }
     const last = key[key.length - 1];
-    let attrs = node.get(last) as Attributes | undefined;
-    if (!attrs) node.set(last, (attrs = Object.freeze(this.build(...key))));
-    return attrs;
+    let value = node.get(last) as V | undefined;
+    if (value === undefined) node.set(last, (value = this.build(...key)));
+    return value;
   }
 }
 
-/** Creates the instruments of the table on `meter`. */
-export function createServiceMetrics(meter: Meter, opts: ServiceMetricsOptions = {}): ServiceMetrics {
+/** A {@link KeyedCache} of frozen attribute objects. */
+const attributeCache = <K extends unknown[]>(build: (...key: K) => Attributes) => new KeyedCache<K, Attributes>((...key) => Object.freeze(build(...key)));
+
+/** Creates the instruments of the table on `meter` and on `opts.preaggregated`. */
+export function createServiceMetrics(meter: Meter, opts: ServiceMetricsOptions): ServiceMetrics {
   const t = INSTRUMENTS;
-  const requests: Counter = meter.createCounter(t.requests.name, { unit: t.requests.unit, description: t.requests.description });
-  const predictions: Counter = meter.createCounter(t.predictions.name, {
-    unit: t.predictions.unit,
-    description: t.predictions.description,
-  });
-  const duration: Histogram = meter.createHistogram(t.requestDuration.name, {
-    unit: t.requestDuration.unit,
-    description: t.requestDuration.description,
-    advice: { explicitBucketBoundaries: [...t.requestDuration.buckets] },
-  });
+  const pre = opts.preaggregated;
+  const requests = pre?.counter(t.requests);
+  const predictions = pre?.counter(t.predictions);
+  const duration = pre?.histogram(t.requestDuration);
+  const scoreHist = pre?.histogram(t.predictionScore);
   const modelInfo: ObservableGauge = meter.createObservableGauge(t.modelInfo.name, {
     unit: t.modelInfo.unit,
     description: t.modelInfo.description,
-  });
-  const scoreHist: Histogram = meter.createHistogram(t.predictionScore.name, {
-    unit: t.predictionScore.unit,
-    description: t.predictionScore.description,
-    advice: { explicitBucketBoundaries: [...t.predictionScore.buckets] },
   });
   const outOfRange: Counter = meter.createCounter(t.outOfRange.name, { unit: t.outOfRange.unit, description: t.outOfRange.description });
   const loadFailures: Counter = meter.createCounter(t.loadFailures.name, { unit: t.loadFailures.unit, description: t.loadFailures.description });
@@ -117,7 +122,7 @@ export function createServiceMetrics(meter: Meter, opts: ServiceMetricsOptions =
   }
   const drift = opts.drift;
   if (drift) {
-    const featureAttrs = new AttributeCache((feature: string) => ({ feature }));
+    const featureAttrs = attributeCache((feature: string) => ({ feature }));
     meter.addBatchObservableCallback(
       (result) => {
         const d = drift();
@@ -131,40 +136,35 @@ export function createServiceMetrics(meter: Meter, opts: ServiceMetricsOptions =
     );
   }
 
-  const requestAttrs = new AttributeCache((method: string, endpoint: string, status: number) => ({
-    method,
-    endpoint,
-    http_status: String(status),
+  const durationSeries = new KeyedCache((method: string, endpoint: string): HistogramSeries => duration?.bind({ method, endpoint }) ?? NOOP_SERIES);
+  // One lookup per request yields both series it records to.
+  const requestSeries = new KeyedCache((method: string, endpoint: string, status: number) => ({
+    count: requests?.bind({ method, endpoint, http_status: String(status) }) ?? NOOP_SERIES,
+    duration: durationSeries.get(method, endpoint),
   }));
-  const durationAttrs = new AttributeCache((method: string, endpoint: string) => ({ method, endpoint }));
-  const predictionAttrs = new AttributeCache((version: string, label: string) => ({ model_version: version, label }));
-  const scoreAttrs = new AttributeCache((version: string) => ({ model_version: version }));
-  const outOfRangeAttrs = new AttributeCache((feature: string) => ({ feature }));
-  const failureAttrs = new AttributeCache((reason: string) => ({ reason }));
+  const predictionSeries = new KeyedCache((version: string, label: string): CounterSeries => predictions?.bind({ model_version: version, label }) ?? NOOP_SERIES);
+  const scoreSeries = new KeyedCache((version: string): HistogramSeries => scoreHist?.bind({ model_version: version }) ?? NOOP_SERIES);
+  const outOfRangeAttrs = attributeCache((feature: string) => ({ feature }));
+  const failureAttrs = attributeCache((reason: string) => ({ reason }));
 
   // Counters of rare events start at 0, so the first failure is an increase Prometheus can see.
   for (const reason of LOAD_FAILURE_REASONS) loadFailures.add(0, failureAttrs.get(reason));
 
-  const seeded = new Set<string>();
   return {
     recordRequest(method, endpoint, status, seconds) {
-      requests.add(1, requestAttrs.get(method, endpoint, status));
-      duration.record(seconds, durationAttrs.get(method, endpoint));
+      const s = requestSeries.get(method, endpoint, status);
+      s.count.add(1);
+      s.duration.record(seconds);
     },
     recordPredictions(version, positive, negative) {
-      // Both series are created (at 0) with the first prediction of a version, so a ratio of the
-      // two never lacks its denominator; after that only non-zero counts are recorded.
-      if (!seeded.has(version)) {
-        seeded.add(version);
-        predictions.add(0, predictionAttrs.get(version, positive.label));
-        predictions.add(0, predictionAttrs.get(version, negative.label));
-      }
-      if (positive.count) predictions.add(positive.count, predictionAttrs.get(version, positive.label));
-      if (negative.count) predictions.add(negative.count, predictionAttrs.get(version, negative.label));
+      // Both series exist (at 0) from the first prediction of a version, so a ratio of the two
+      // never lacks its denominator.
+      predictionSeries.get(version, positive.label).add(positive.count);
+      predictionSeries.get(version, negative.label).add(negative.count);
     },
     recordScores(version, scores, rows) {
-      const attrs = scoreAttrs.get(version);
-      for (let i = 0; i < rows; i++) scoreHist.record(scores[i]!, attrs);
+      const series = scoreSeries.get(version);
+      for (let i = 0; i < rows; i++) series.record(scores[i]!);
     },
     recordOutOfRange(feature, count) {
       outOfRange.add(count, outOfRangeAttrs.get(feature));

@@ -37,6 +37,7 @@ import {
 } from '@opentelemetry/sdk-trace';
 import { randomUUID } from 'node:crypto';
 import type { OtlpProtocol, TelemetryConfig } from '../src/config.ts';
+import { PreaggregatedMetrics } from './preaggregated.ts';
 
 /** Paths that are never traced: probes and scrapes would drown the real traffic. */
 export const UNTRACED_PATHS: ReadonlySet<string> = new Set(['/metrics', '/health', '/ready']);
@@ -48,6 +49,8 @@ export interface TelemetryHandle {
   renderPrometheus?: () => Promise<string>;
   /** Whether traces are exported. */
   readonly tracing: boolean;
+  /** The per-request instruments' registry, exported by every metric reader; undefined when none runs. */
+  readonly preaggregated?: PreaggregatedMetrics;
   /** Flushes pending exports (OTLP) and stops readers and the scrape server. Idempotent. */
   shutdown(): Promise<void>;
 }
@@ -152,17 +155,27 @@ export async function startTelemetry(config: TelemetryConfig, opts: StartTelemet
   const readers: IMetricReader[] = [];
   let prometheus: PrometheusExporter | undefined;
   const interval = config.metricExportIntervalMs;
-  const periodic = (exporter: PushMetricExporter) =>
-    new PeriodicExportingMetricReader({
-      exporter: withGaugeTemporality(exporter),
+  // The per-request instruments, exported by every reader alongside the SDK's own.
+  const preaggregated = new PreaggregatedMetrics();
+  const periodic = (exporter: PushMetricExporter) => {
+    const wrapped = withGaugeTemporality(exporter);
+    return new PeriodicExportingMetricReader({
+      exporter: wrapped,
       exportIntervalMillis: interval,
       exportTimeoutMillis: Math.min(config.metricExportTimeoutMs, interval),
+      metricProducers: [preaggregated.producer((type) => wrapped.selectAggregationTemporality!(type))],
     });
+  };
   for (const name of config.metricsExporters) {
     if (name === 'prometheus') {
       // The exporter's own server is the scrape port; the API's /metrics renders the same
       // reader, so both show identical data.
-      prometheus = new PrometheusPullExporter({ host: config.prometheusHost, port: config.prometheusPort, withoutScopeInfo: true });
+      prometheus = new PrometheusPullExporter({
+        host: config.prometheusHost,
+        port: config.prometheusPort,
+        withoutScopeInfo: true,
+        metricProducers: [preaggregated.producer()],
+      });
       readers.push(prometheus);
     } else if (name === 'otlp') {
       readers.push(periodic(await otlpMetricExporter(config.metricsProtocol)));
@@ -198,6 +211,7 @@ export async function startTelemetry(config: TelemetryConfig, opts: StartTelemet
   current = {
     enabled: true,
     tracing: tracingHandle.tracing,
+    preaggregated,
     renderPrometheus: prometheus && prometheusRenderer(prometheus),
     shutdown: () =>
       (stopping ??= (async () => {

@@ -21,7 +21,7 @@ describe('fault injection', () => {
   it('when enabled, injects 5xx and latency into /predict only, and can be cleared', async () => {
     const faults = createFaultInjector();
     const model = await loadBundledModel();
-    const app = createApp({ models: new ModelStore(model), metrics: createServiceMetrics(createNoopMeter()), isReady: () => true, faults });
+    const app = createApp({ models: new ModelStore(model), metrics: createServiceMetrics(createNoopMeter(), { preaggregated: undefined }), isReady: () => true, faults });
     const put = (body: unknown) => app.request('/admin/faults', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const predict = () => app.request('/predict', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ features: rows[0] }) });
 
@@ -48,7 +48,7 @@ describe('fault injection', () => {
     const seq = [0.1, 0.3, 0.5, 0.7, 0.9];
     const faults = createFaultInjector({ random: () => seq[i++ % seq.length]! });
     faults.set({ errorRatio: 0.4 });
-    const app = createApp({ models: new ModelStore(await loadBundledModel()), metrics: createServiceMetrics(createNoopMeter()), isReady: () => true, faults });
+    const app = createApp({ models: new ModelStore(await loadBundledModel()), metrics: createServiceMetrics(createNoopMeter(), { preaggregated: undefined }), isReady: () => true, faults });
     const statuses: number[] = [];
     for (let k = 0; k < 5; k++) {
       statuses.push((await app.request('/predict', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ features: rows[0] }) })).status);

@@ -11,6 +11,7 @@ import { DEFAULT_MODEL_PATH } from '../../src/config.ts';
 import { loadModel, type LoadedModel } from '../../src/model/model.ts';
 import { ModelStore } from '../../src/model/store.ts';
 import { createServiceMetrics } from '../../telemetry/metrics.ts';
+import { PreaggregatedMetrics } from '../../telemetry/preaggregated.ts';
 import { prometheusRenderer, PrometheusPullExporter } from '../../telemetry/sdk.ts';
 import { parseExposition, type Sample } from './exposition.ts';
 import { REPO_ROOT } from './tools.ts';
@@ -38,13 +39,15 @@ export type JsonResponse = Omit<Response, 'json'> & { json(): Promise<any> };
 export async function makeTestApp(
   opts: { maxBodyBytes?: number; maxBatch?: number; quality?: Partial<QualityOptions>; adminToken?: string; modelDir?: string } = {},
 ) {
-  const exporter = new PrometheusPullExporter({ preventServerStart: true, withoutScopeInfo: true });
+  const preaggregated = new PreaggregatedMetrics();
+  const exporter = new PrometheusPullExporter({ preventServerStart: true, withoutScopeInfo: true, metricProducers: [preaggregated.producer()] });
   const meterProvider = new MeterProvider({ readers: [exporter] });
   const models = new ModelStore(await loadBundledModel(opts.maxBatch));
   const state = { ready: true };
   const render = prometheusRenderer(exporter);
   let quality: QualityMonitor = NO_QUALITY;
   const metrics = createServiceMetrics(meterProvider.getMeter('test'), {
+    preaggregated,
     currentModel: () => {
       const m = models.current;
       return m && { name: m.name, version: m.version, baselinePositiveRate: m.card.baseline.score.positive_rate };
