@@ -16,7 +16,7 @@ import type { Server } from 'node:http';
 import { loadOrExit, loadServiceConfig } from '../src/config.ts';
 import { ApiError, errorBody } from '../src/http/errors.ts';
 import { parseJsonBody } from '../src/http/json.ts';
-import { jsonBodyGuards, predictionResponse } from '../src/http/predict.ts';
+import { jsonBodyGuard, predictionResponse } from '../src/http/predict.ts';
 import { loadModel } from '../src/model/model.ts';
 import { createMicroBatcher, type Predict } from './microbatch.ts';
 
@@ -33,8 +33,8 @@ const predict: Predict = batcher ? batcher.predict : (data, rows) => model.predi
 const maxBodyBytes = config.maxBodyBytes;
 
 const app = new Hono();
-const [jsonOnly, sizeLimit] = jsonBodyGuards(maxBodyBytes);
-app.post('/predict', jsonOnly, sizeLimit, async (c) => {
+const bodyGuard = jsonBodyGuard(maxBodyBytes);
+app.post('/predict', bodyGuard, async (c) => {
   const input = model.parseRows(parseJsonBody(await c.req.text()));
   const scores = await predict(input.data, input.rows);
   return c.json(predictionResponse(model, input, scores).body);

@@ -23,7 +23,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { applyPinning, environment, planPinning, readProc, systemBusyS, ROOT, runLoad, serviceArgs, startServer, writeBodies, type RunningServer, type ServerSpec } from './lib.ts';
+import { applyPinning, environment, planPinning, readProc, sleep, systemBusyS, ROOT, runLoad, serviceArgs, startServer, writeBodies, type RunningServer, type ServerSpec } from './lib.ts';
 import type { LoadResult } from './load.ts';
 import { startOtlpSink, type OtlpSink } from './otlp-sink.ts';
 import {
@@ -102,7 +102,8 @@ const HELP = `usage: node bench/run.ts [options]
   --quick                 short smoke run (1 round, 1 s warm-up, 2 s per workload, 4 s soak)
   --rounds N              interleaved rounds (default 3)
   --duration S            seconds of measured load per workload (default 10)
-  --warmup S              seconds of unmeasured load before each workload (default 3)
+  --warmup S              least seconds of unmeasured load before each workload; it goes on (in
+                          2 s windows, up to 30 s) until CPU per request is stable (default 4)
   --connections N         fixed concurrency of the load generator (default 16)
   --batch-size N          rows per batch request (default 64)
   --rate N                requests/s of the paced single-row workload, where scrapes and p99 are
@@ -178,7 +179,7 @@ function parseOptions(argv: string[]): Options {
     quick,
     rounds: num('rounds', values.rounds, quick ? 1 : 3, 1, 50),
     durationS: num('duration', values.duration, quick ? 2 : 10, 1, 600),
-    warmupS: num('warmup', values.warmup, quick ? 1 : 3, 0, 120),
+    warmupS: num('warmup', values.warmup, quick ? 1 : 4, 0, 120),
     connections: num('connections', values.connections, 16, 1, 1024),
     batchSize: num('batch-size', values['batch-size'], 64, 2, 1024),
     rate: num('rate', values.rate, quick ? 1000 : 2000, 0, 1_000_000),
@@ -244,12 +245,64 @@ function startRssSampler(pid: number, ms = 200): { stop: () => number | null } {
   };
 }
 
-/** Loads a running server with one workload and measures it. */
-async function measure(server: RunningServer, cfg: ConfigDef, w: WorkloadInfo, bodiesFile: string, opts: Options, round: number): Promise<RunRecord> {
+/** Length of one warm-up window, and the most warm-up a workload may take. */
+const WARMUP_WINDOW_S = 2;
+const WARMUP_MAX_S = 30;
+
+/**
+ * Loads the server until it is warm: at least `minS` seconds, then until the CPU time per
+ * request of two consecutive windows agrees within 5 %. A fresh Node process needs several
+ * seconds of load before V8 has optimised the request path (measured: 3,500 req/s in the first
+ * 2 s, 6,000 in the next 2 s, 10,000 from the fifth second on), so a fixed short warm-up
+ * measures part of the JIT's work instead of the server.
+ */
+async function warmUp(server: RunningServer, load: (s: number) => Promise<LoadResult>, minS: number, maxS: number): Promise<void> {
+  if (minS <= 0) return;
+  let spent = 0;
+  let previous: number | undefined;
+  while (spent < maxS) {
+    const window = Math.min(WARMUP_WINDOW_S, Math.max(1, minS));
+    const before = readProc(server.pid);
+    const r = await load(window);
+    const after = readProc(server.pid);
+    spent += window;
+    if (process.env.BENCH_DEBUG) log(`    warm-up ${spent} s: ${Math.round(r.rps)} req/s, ${before && after ? Math.round(((after.cpuS - before.cpuS) / r.requests) * 1e6) : '?'} µs/req`);
+    const cpuPerRequest = before && after && r.requests > 0 ? (after.cpuS - before.cpuS) / r.requests : undefined;
+    if (cpuPerRequest === undefined) {
+      if (spent >= minS) return;
+      continue;
+    }
+    if (spent >= minS && previous !== undefined && Math.abs(cpuPerRequest - previous) / previous < 0.05) return;
+    previous = cpuPerRequest;
+  }
+}
+
+/**
+ * Waits until every server is quiet (together under 5 % of a core over 250 ms, at most 10 s):
+ * a server that was just loaded may still be working (the traces configuration exports its
+ * queued spans for seconds afterwards), and on a shared core that would be charged to the next
+ * configuration's window.
+ */
+async function settle(servers: Iterable<RunningServer>): Promise<void> {
+  const list = [...servers];
+  const total = () => list.reduce((n, s) => n + (readProc(s.pid)?.cpuS ?? 0), 0);
+  const deadline = performance.now() + 10_000;
+  while (performance.now() < deadline) {
+    const before = total();
+    await sleep(250);
+    if ((total() - before) / 0.25 < 0.05) return;
+  }
+}
+
+/** The load generator for one server and workload. */
+function loader(server: RunningServer, w: WorkloadInfo, bodiesFile: string): (durationS: number) => Promise<LoadResult> {
   const url = `${server.url}/predict`;
-  const load = (durationS: number) =>
-    runLoad({ url, connections: w.connections, durationS, bodiesFile, rowsPerRequest: w.rowsPerRequest, ...(w.rate ? { rate: w.rate } : {}) });
-  if (opts.warmupS > 0) await load(opts.warmupS);
+  return (durationS) => runLoad({ url, connections: w.connections, durationS, bodiesFile, rowsPerRequest: w.rowsPerRequest, ...(w.rate ? { rate: w.rate } : {}) });
+}
+
+/** Loads a running, warm server with one workload for one window and measures it. */
+async function measure(server: RunningServer, cfg: ConfigDef, w: WorkloadInfo, bodiesFile: string, opts: Options, round: number): Promise<RunRecord> {
+  const load = loader(server, w, bodiesFile);
   const mbBefore = cfg.id === 'baseline-microbatch' ? await microbatchStats(server) : undefined;
   const before = readProc(server.pid);
   const sys0 = systemBusyS();
@@ -366,25 +419,43 @@ async function main(): Promise<void> {
   const runs: RunRecord[] = [];
   const notes: string[] = [];
 
+  // Every configuration's server runs for the whole benchmark, pinned to the same core, and the
+  // rounds alternate between them window by window: a slow spell of the machine (they last
+  // seconds to minutes on this VM) then hits every configuration in the same round, and the
+  // ratios are taken round by round. Idle servers cost next to nothing (they are not scraped).
+  const servers = new Map<string, RunningServer>();
   try {
-    for (let round = 0; round < opts.rounds; round++) {
-      // Rotate the order each round (A B C D, B C D A, ...), so no configuration always runs first.
-      const order = configs.map((_, i) => configs[(i + round) % configs.length]!);
-      for (const cfg of order) {
-        log(`round ${round + 1}/${opts.rounds}: ${cfg.id}`);
-        const server = await startServer(cfg.spec(sink), 30_000, opts.root);
-        try {
-          for (const w of workloads) {
-            const rec = await measure(server, cfg, w, bodies[w.rowsPerRequest]!, opts, round);
-            runs.push(rec);
-            log(`  ${w.id}: ${Math.round(rec.load.rps)} req/s, p99 ${rec.load.latencyMs.p99.toFixed(2)} ms` + (rec.load.non2xx + rec.load.errors ? `, ${rec.load.non2xx + rec.load.errors} failed` : ''));
-          }
-        } finally {
-          const code = await server.stop();
-          if (code !== 0) notes.push(`${cfg.id} exited with code ${code} in round ${round + 1}: ${server.output().slice(-500)}`);
+    for (const cfg of configs) {
+      log(`starting ${cfg.id}`);
+      servers.set(cfg.id, await startServer(cfg.spec(sink), 30_000, opts.root));
+    }
+    for (const w of workloads) {
+      for (const cfg of configs) {
+        log(`${w.id}: warming up ${cfg.id}`);
+        // --quick checks the harness only: one fixed warm-up window.
+        await warmUp(servers.get(cfg.id)!, loader(servers.get(cfg.id)!, w, bodies[w.rowsPerRequest]!), opts.warmupS, opts.quick ? opts.warmupS : WARMUP_MAX_S);
+      }
+      for (let round = 0; round < opts.rounds; round++) {
+        // Rotate the order each round (A B C D, B C D A, ...), so no configuration always runs first.
+        const order = configs.map((_, i) => configs[(i + round) % configs.length]!);
+        for (const cfg of order) {
+          await settle(servers.values());
+          const rec = await measure(servers.get(cfg.id)!, cfg, w, bodies[w.rowsPerRequest]!, opts, round);
+          runs.push(rec);
+          log(
+            `${w.id} round ${round + 1}/${opts.rounds} ${cfg.id}: ${Math.round(rec.load.rps)} req/s, p99 ${rec.load.latencyMs.p99.toFixed(2)} ms, ${rec.cpuUsPerRequest?.toFixed(0)} µs/req` +
+              (rec.load.non2xx + rec.load.errors ? `, ${rec.load.non2xx + rec.load.errors} failed` : ''),
+          );
         }
       }
     }
+  } finally {
+    for (const [id, server] of servers) {
+      const code = await server.stop();
+      if (code !== 0) notes.push(`${id} exited with code ${code}: ${server.output().slice(-500)}`);
+    }
+  }
+  try {
     let soakResult: SoakResult | undefined;
     if (opts.soakS > 0) {
       log(`soak: ${opts.soakConfig} configuration, ${opts.soakWarmupS} s warm-up + ${opts.soakS} s`);
@@ -395,7 +466,9 @@ async function main(): Promise<void> {
     if (opts.root) notes.push(`Servers were run from ${opts.root}, not from this checkout.`);
     if (opts.quick) notes.push('--quick: one short round and a shortened soak; this checks the harness, the numbers are not evidence.');
     if (opts.soakS === 0 && !opts.experiment) notes.push('The soak was skipped (--soak 0).');
-    notes.push('Configuration order is rotated each round (A B C D, B C D A, ...); every configuration is a fresh process per round, warmed up before each workload.');
+    notes.push(
+      'All configurations run side by side for the whole benchmark; each is warmed up (until its CPU time per request is stable) before each workload, then rounds alternate between them window by window, the order rotated each round (A B C D, B C D A, ...). Ratios are medians of the per-round ratios.',
+    );
     const noisy = summary.filter((a) => (a.otherCores ?? 0) > 0.25);
     if (noisy.length) {
       notes.push(

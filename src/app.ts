@@ -9,12 +9,14 @@ import { FAULTS_ROUTE, type FaultInjector } from './http/faults.ts';
 import { NO_QUALITY, type QualityMonitor } from './model/quality.ts';
 import type { Rollouts } from './model/rollout.ts';
 import { parseJsonBody } from './http/json.ts';
-import { jsonBodyGuards, predictionResponse } from './http/predict.ts';
+import { jsonBodyGuard, predictionResponse } from './http/predict.ts';
 import { requestMetrics } from './http/request-metrics.ts';
+import { requestTracing } from './http/request-tracing.ts';
 import { publicCard } from './model/card.ts';
 import type { ModelStore } from './model/store.ts';
 import { silentLogger, type Logger } from './log.ts';
 import type { ServiceMetrics } from '../telemetry/metrics.ts';
+import type { Tracer } from '@opentelemetry/api';
 
 /** Everything the app needs from the outside world. */
 export interface AppDeps {
@@ -30,6 +32,8 @@ export interface AppDeps {
   faults?: FaultInjector;
   /** Score and drift metrics; none when omitted. */
   quality?: QualityMonitor;
+  /** Traces a span per request; only passed when traces are exported. */
+  tracer?: Tracer;
   /** The model admin API; only passed when ADMIN_TOKEN is set. */
   admin?: { token: string; rollouts: Rollouts };
 }
@@ -61,14 +65,15 @@ export function createApp(deps: AppDeps): Hono {
   if (faults) routes.push(FAULTS_ROUTE);
   if (admin) routes.push(ADMIN_MODEL_ROUTE);
   app.use('*', requestMetrics({ metrics: deps.metrics, routes }));
+  if (deps.tracer) app.use('*', requestTracing({ tracer: deps.tracer, routes }));
   if (faults) {
     app.use('/predict', faults.middleware);
     faults.register(app);
   }
   if (admin) registerAdmin(app, { token: admin.token, rollouts: admin.rollouts, models: deps.models });
 
-  const [jsonOnly, sizeLimit] = jsonBodyGuards(maxBodyBytes);
-  app.post('/predict', jsonOnly, sizeLimit, async (c) => {
+  const bodyGuard = jsonBodyGuard(maxBodyBytes);
+  app.post('/predict', bodyGuard, async (c) => {
     // Take the model once: a swap during this request cannot mix versions.
     const model = deps.models.current;
     if (!model) throw new ApiError(503, 'not_ready', 'no model is loaded yet');

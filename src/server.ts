@@ -3,7 +3,7 @@
  * Loads config and the model, serves the app, and shuts down gracefully on SIGTERM/SIGINT.
  */
 import { serve, type ServerType } from '@hono/node-server';
-import { metrics } from '@opentelemetry/api';
+import { metrics, trace } from '@opentelemetry/api';
 import type { Server, ServerOptions } from 'node:http';
 import { createApp } from './app.ts';
 import { loadOrExit, loadServiceConfig, type ServiceConfig } from './config.ts';
@@ -85,6 +85,7 @@ async function main(): Promise<void> {
     logger: log,
     faults: config.faults.enabled ? createFaultInjector() : undefined,
     quality,
+    tracer: telemetry.tracing ? trace.getTracer('inference-api') : undefined,
     admin: config.adminToken ? { token: config.adminToken, rollouts } : undefined,
   });
 

@@ -3,10 +3,10 @@
  * small facade and never touches the SDK: with the SDK disabled the meter is the API's no-op and
  * recording costs next to nothing.
  *
- * The four instruments recorded on every request (request count and duration, predictions,
- * scores) are pre-aggregated (`preaggregated.ts`): each label set is bound once to a series and
- * a request only adds to it. The rare or observed ones (model info, drift, load failures,
- * out-of-range inputs) stay ordinary SDK instruments on the meter.
+ * The instruments recorded on every request (request count and duration, predictions, scores,
+ * input values out of range) are pre-aggregated (`preaggregated.ts`): each label set is bound
+ * once to a series and a request only adds to it. The rare or observed ones (model info, drift,
+ * load failures) stay ordinary SDK instruments on the meter.
  */
 import type { Attributes, Counter, Meter, ObservableGauge } from '@opentelemetry/api';
 import { INSTRUMENTS } from './instruments.ts';
@@ -94,11 +94,11 @@ export function createServiceMetrics(meter: Meter, opts: ServiceMetricsOptions):
   const predictions = pre?.counter(t.predictions);
   const duration = pre?.histogram(t.requestDuration);
   const scoreHist = pre?.histogram(t.predictionScore);
+  const outOfRange = pre?.counter(t.outOfRange);
   const modelInfo: ObservableGauge = meter.createObservableGauge(t.modelInfo.name, {
     unit: t.modelInfo.unit,
     description: t.modelInfo.description,
   });
-  const outOfRange: Counter = meter.createCounter(t.outOfRange.name, { unit: t.outOfRange.unit, description: t.outOfRange.description });
   const loadFailures: Counter = meter.createCounter(t.loadFailures.name, { unit: t.loadFailures.unit, description: t.loadFailures.description });
   const gauge = (spec: { name: string; unit: string; description: string }) =>
     meter.createObservableGauge(spec.name, { unit: spec.unit, description: spec.description });
@@ -144,7 +144,7 @@ export function createServiceMetrics(meter: Meter, opts: ServiceMetricsOptions):
   }));
   const predictionSeries = new KeyedCache((version: string, label: string): CounterSeries => predictions?.bind({ model_version: version, label }) ?? NOOP_SERIES);
   const scoreSeries = new KeyedCache((version: string): HistogramSeries => scoreHist?.bind({ model_version: version }) ?? NOOP_SERIES);
-  const outOfRangeAttrs = attributeCache((feature: string) => ({ feature }));
+  const outOfRangeSeries = new KeyedCache((feature: string): CounterSeries => outOfRange?.bind({ feature }) ?? NOOP_SERIES);
   const failureAttrs = attributeCache((reason: string) => ({ reason }));
 
   // Counters of rare events start at 0, so the first failure is an increase Prometheus can see.
@@ -167,7 +167,7 @@ export function createServiceMetrics(meter: Meter, opts: ServiceMetricsOptions):
       for (let i = 0; i < rows; i++) series.record(scores[i]!);
     },
     recordOutOfRange(feature, count) {
-      outOfRange.add(count, outOfRangeAttrs.get(feature));
+      outOfRangeSeries.get(feature).add(count);
     },
     recordLoadFailure(reason) {
       loadFailures.add(1, failureAttrs.get(reason));

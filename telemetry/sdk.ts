@@ -1,22 +1,17 @@
 /**
  * Builds and owns the OpenTelemetry SDK: the meter provider with the readers chosen by
  * OTEL_METRICS_EXPORTER, runtime and process metrics, and (only when OTEL_TRACES_EXPORTER asks
- * for it) a tracer provider with the HTTP server instrumentation. Started once, by the preload
+ * for it) a tracer provider, whose spans the app's request-tracing middleware makes. Started once, by the preload
  * (`register.ts`); the app reaches it through {@link getTelemetry} for `/metrics` and shutdown.
  */
-import { context, diag, DiagConsoleLogger, DiagLogLevel, metrics, propagation, trace } from '@opentelemetry/api';
-import type { IncomingMessage } from 'node:http';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { diag, DiagConsoleLogger, DiagLogLevel, metrics, propagation, trace } from '@opentelemetry/api';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { HostMetricsInstrumentation } from '@opentelemetry/instrumentation-host-metrics';
-import { registerInstrumentations } from '@opentelemetry/instrumentation';
-import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
 import { defaultResource, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import {
   AggregationTemporality,
-  AggregationType,
   InstrumentType,
   ConsoleMetricExporter,
   MeterProvider,
@@ -38,9 +33,6 @@ import {
 import { randomUUID } from 'node:crypto';
 import type { OtlpProtocol, TelemetryConfig } from '../src/config.ts';
 import { PreaggregatedMetrics } from './preaggregated.ts';
-
-/** Paths that are never traced: probes and scrapes would drown the real traffic. */
-export const UNTRACED_PATHS: ReadonlySet<string> = new Set(['/metrics', '/health', '/ready']);
 
 /** What the running service needs from telemetry. */
 export interface TelemetryHandle {
@@ -185,16 +177,11 @@ export async function startTelemetry(config: TelemetryConfig, opts: StartTelemet
   }
   if (readers.length === 0) {
     // OTEL_METRICS_EXPORTER=none: instruments stay no-ops and nothing listens.
-    const tracing = await startTracing(config, resource, undefined);
+    const tracing = await startTracing(config, resource);
     return (current = { ...tracing, enabled: tracing.tracing });
   }
 
-  const meterProvider = new MeterProvider({
-    resource,
-    readers,
-    // The HTTP instrumentation's own metrics duplicate api_request_duration_seconds.
-    views: [{ meterName: '@opentelemetry/instrumentation-http', aggregation: { type: AggregationType.DROP } }],
-  });
+  const meterProvider = new MeterProvider({ resource, readers });
   metrics.setGlobalMeterProvider(meterProvider);
 
   // Runtime (event loop, GC, heap) and process (CPU, RSS) metrics; the host's system-wide
@@ -206,7 +193,7 @@ export async function startTelemetry(config: TelemetryConfig, opts: StartTelemet
     instrumentation.enable();
   }
 
-  const tracingHandle = await startTracing(config, resource, meterProvider);
+  const tracingHandle = await startTracing(config, resource);
   let stopping: Promise<void> | undefined;
   current = {
     enabled: true,
@@ -244,8 +231,12 @@ function samplerFor(s: TelemetryConfig['tracesSampler']): Sampler {
   }
 }
 
-/** Starts the tracer provider and HTTP instrumentation when a traces exporter is configured. */
-async function startTracing(config: TelemetryConfig, resource: Resource, meterProvider: MeterProvider | undefined): Promise<TelemetryHandle> {
+/**
+ * Starts the tracer provider when a traces exporter is configured. No context manager and no
+ * auto-instrumentation: the app's middleware makes the one span per request and passes no
+ * context on (see src/http/request-tracing.ts).
+ */
+async function startTracing(config: TelemetryConfig, resource: Resource): Promise<TelemetryHandle> {
   const exporters: SpanExporter[] = [];
   for (const name of config.tracesExporters) {
     if (name === 'otlp') exporters.push(await otlpSpanExporter(config.tracesProtocol));
@@ -257,24 +248,11 @@ async function startTracing(config: TelemetryConfig, resource: Resource, meterPr
   const tracerProvider = new TracerProvider({
     resource,
     sampler: samplerFor(config.tracesSampler),
+    // The OTEL_BSP_* variables still apply (the processor reads them).
     spanProcessors: exporters.map((exporter) => new BatchSpanProcessor({ exporter })),
   });
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
   trace.setGlobalTracerProvider(tracerProvider);
-  registerInstrumentations({
-    tracerProvider,
-    meterProvider,
-    instrumentations: [
-      new HttpInstrumentation({
-        ignoreIncomingRequestHook: (req: IncomingMessage) => UNTRACED_PATHS.has((req.url ?? '').split('?')[0]!),
-        // Only the server side is traced: the service makes no outgoing calls worth a span, and
-        // the OTLP exporter's own requests must never make spans. Not patching the client at all
-        // is also cheaper than patching it and ignoring every call.
-        disableOutgoingRequestInstrumentation: true,
-      }),
-    ],
-  });
   let stopping: Promise<void> | undefined;
   return {
     enabled: true,

@@ -11,27 +11,36 @@ import { ApiError } from './errors.ts';
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
 /**
- * 415 for a body that is not JSON (checked before reading anything: a form or text body is a
- * client mistake, not a parse error), then 413 past `maxBodyBytes`.
+ * One middleware for the body of `POST /predict`: 415 for a body that is not JSON (checked
+ * before reading anything: a form or text body is a client mistake, not a parse error), then
+ * 413 past `maxBodyBytes`. One middleware rather than two: each layer is an extra async step of
+ * Hono's dispatch on every request.
+ *
+ * A body with a Content-Length (every ordinary client's) is judged by the header alone, which
+ * keeps @hono/node-server's fast path: the handler's `c.req.text()` then reads the socket
+ * straight into a Buffer. Hono's `bodyLimit` touches `c.req.raw.body`, which makes node-server
+ * build a full undici `Request` with a web stream and an AbortController for every request;
+ * measured, that was 35 % of the CPU of a single-row prediction (90 → 57 µs per request) and
+ * the garbage that made the heap, and RSS, grow under load (210 → 530 MB in 40 s). Chunked
+ * bodies, whose size is only known while reading, still go through `bodyLimit`.
  */
-export function jsonBodyGuards(maxBodyBytes: number): [MiddlewareHandler, MiddlewareHandler] {
-  return [
-    async (c, next) => {
-      const type = c.req.header('content-type') ?? '';
-      if (!JSON_TYPE.test(type)) {
-        throw new ApiError(415, 'unsupported_media_type', `expected Content-Type: application/json, got '${type || '(none)'}'`, {
-          field: 'content-type',
-        });
-      }
-      await next();
-    },
-    bodyLimit({
-      maxSize: maxBodyBytes,
-      onError: () => {
-        throw new ApiError(413, 'payload_too_large', `the request body exceeds ${maxBodyBytes} bytes`, { max_bytes: maxBodyBytes });
-      },
-    }),
-  ];
+export function jsonBodyGuard(maxBodyBytes: number): MiddlewareHandler {
+  const tooLarge = () => {
+    throw new ApiError(413, 'payload_too_large', `the request body exceeds ${maxBodyBytes} bytes`, { max_bytes: maxBodyBytes });
+  };
+  const streaming = bodyLimit({ maxSize: maxBodyBytes, onError: tooLarge });
+  return (c, next) => {
+    const type = c.req.header('content-type') ?? '';
+    if (!JSON_TYPE.test(type)) {
+      throw new ApiError(415, 'unsupported_media_type', `expected Content-Type: application/json, got '${type || '(none)'}'`, {
+        field: 'content-type',
+      });
+    }
+    const length = c.req.header('content-length');
+    if (length === undefined || c.req.header('transfer-encoding') !== undefined) return streaming(c, next);
+    if (parseInt(length, 10) > maxBodyBytes) tooLarge();
+    return next();
+  };
 }
 
 /** The response body for `scores`, and how many rows got the positive label. */

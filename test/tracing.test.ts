@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { propagation, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { createApp } from '../src/app.ts';
+import { ModelStore } from '../src/model/store.ts';
+import { createServiceMetrics } from '../telemetry/metrics.ts';
+import { createNoopMeter } from '@opentelemetry/api';
+import { datasetRows, loadBundledModel } from './helpers/app.ts';
+
+describe('request tracing middleware', () => {
+  const exporter = new InMemorySpanExporter();
+  const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+  let app: ReturnType<typeof createApp>;
+  let row: number[];
+
+  beforeAll(async () => {
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    const models = new ModelStore(await loadBundledModel());
+    row = datasetRows().rows[0]!;
+    app = createApp({
+      models,
+      metrics: createServiceMetrics(createNoopMeter(), { preaggregated: undefined }),
+      isReady: () => true,
+      tracer: provider.getTracer('test'),
+      renderMetrics: async () => '',
+    });
+  });
+  afterAll(async () => {
+    propagation.disable();
+    await provider.shutdown();
+  });
+
+  it('makes one SERVER span per request, named by route, joined to the caller trace', async () => {
+    exporter.reset();
+    const res = await app.request('/predict', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+      body: JSON.stringify({ features: row }),
+    });
+    expect(res.status).toBe(200);
+    const [span, ...rest] = exporter.getFinishedSpans();
+    expect(rest).toHaveLength(0);
+    expect(span!.name).toBe('POST /predict');
+    expect(span!.kind).toBe(SpanKind.SERVER);
+    expect(span!.spanContext().traceId).toBe('0af7651916cd43dd8448eb211c80319c');
+    expect(span!.parentSpanContext?.spanId).toBe('b7ad6b7169203331');
+    expect(span!.attributes).toMatchObject({
+      'http.request.method': 'POST',
+      'http.route': '/predict',
+      'url.path': '/predict',
+      'http.response.status_code': 200,
+    });
+    expect(span!.status.code).toBe(SpanStatusCode.UNSET);
+  });
+
+  it('a client error keeps the span OK (4xx is the client side of the contract); no route, no http.route', async () => {
+    exporter.reset();
+    await app.request('/predict', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' });
+    await app.request('/no/such/path/123');
+    const [bad, unknown] = exporter.getFinishedSpans();
+    expect(bad!.attributes['http.response.status_code']).toBe(415);
+    expect(bad!.status.code).toBe(SpanStatusCode.UNSET);
+    // No route template: the span is named by the method alone and never carries the raw path as a name.
+    expect(unknown!.name).toBe('GET');
+    expect(unknown!.attributes['http.route']).toBeUndefined();
+    expect(unknown!.attributes['http.response.status_code']).toBe(404);
+  });
+
+  it('marks a 5xx as an error', async () => {
+    exporter.reset();
+    const empty = createApp({
+      models: new ModelStore(),
+      metrics: createServiceMetrics(createNoopMeter(), { preaggregated: undefined }),
+      isReady: () => false,
+      tracer: provider.getTracer('test'),
+    });
+    const res = await empty.request('/model');
+    expect(res.status).toBe(503);
+    const [span] = exporter.getFinishedSpans();
+    expect(span!.status.code).toBe(SpanStatusCode.ERROR);
+    expect(span!.attributes['error.type']).toBe('503');
+  });
+
+  it('never traces probes and scrapes', async () => {
+    exporter.reset();
+    for (const p of ['/health', '/ready', '/metrics']) expect((await app.request(p)).status).toBe(200);
+    expect(exporter.getFinishedSpans()).toHaveLength(0);
+  });
+});
