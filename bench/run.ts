@@ -1,20 +1,24 @@
 /**
  * `npm run bench`: the side-by-side benchmark of issue 6.
  *
- * In one run, on this machine and model, it starts and loads in turn (interleaved rounds, the
- * starting configuration rotated each round so drift and order effects hit all alike):
+ * In one run, on this machine and model, it starts every configuration once and keeps them all
+ * running side by side (each pinned to the same core, only the one under load unpaused):
  *   baseline      bench/baseline-server.ts: same Hono + onnxruntime + request parsing, no telemetry
  *   sdk-disabled  the service (`npm start`) with OTEL_SDK_DISABLED=true
  *   no-quality    as default, with MODEL_QUALITY_METRICS=false (the cost of the quality metrics)
  *   default       the service as users run it (Prometheus exporter, runtime and quality metrics),
  *                 scraped once per second on both /metrics ports during the load
- *   traces        as default, plus traces exported over OTLP/HTTP to a local sink
- * Each is loaded by autocannon in a separate process at a fixed concurrency with single-row
- * requests and with batches of 64 rows. Then a soak of the default service checks its RSS.
+ *   traces        as default, plus a span per request exported over OTLP/HTTP to a local sink
+ * For each workload (single rows and batches of 64 at a fixed concurrency, single rows paced
+ * below saturation) every server is warmed up until its CPU time per request is stable, then
+ * short windows alternate between the configurations round by round (order rotated), so a slow
+ * spell of the machine lands in the same round for all; ratios are medians of per-round ratios.
+ * The load generator (autocannon) is a separate process. Then a soak of the default service
+ * checks its RSS.
  *
- *   npm run bench                      # 3 rounds × (3 s warm-up + 10 s) per workload, 60 s soak
+ *   npm run bench                      # 8 rounds × 3 s windows per workload, 60 s soak (≈ 12 min)
  *   npm run bench -- --quick           # smoke run: 1 round × 2 s, 4 s soak (numbers not evidence)
- *   npm run bench -- --rounds 5 --duration 15 --connections 32 --soak 120 --out /tmp/bench
+ *   npm run bench -- --rounds 12 --duration 5 --connections 32 --soak 120 --out /tmp/bench
  *   npm run bench -- --experiment microbatch   # micro-batching prototype at low and high load
  *
  * Writes <out>/latest.json, <out>/summary.md and <out>/chart.svg (default out: bench/results/).
@@ -22,6 +26,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Agent, get as httpGet } from 'node:http';
 import { parseArgs } from 'node:util';
 import { applyPinning, environment, planPinning, readProc, sleep, systemBusyS, ROOT, runLoad, serviceArgs, startServer, writeBodies, type RunningServer, type ServerSpec } from './lib.ts';
 import type { LoadResult } from './load.ts';
@@ -100,8 +105,8 @@ const CONFIGS: Record<string, ConfigDef> = {
 
 const HELP = `usage: node bench/run.ts [options]
   --quick                 short smoke run (1 round, 1 s warm-up, 2 s per workload, 4 s soak)
-  --rounds N              interleaved rounds (default 3)
-  --duration S            seconds of measured load per workload (default 10)
+  --rounds N              interleaved rounds (default 8)
+  --duration S            seconds of measured load per window (default 3)
   --warmup S              least seconds of unmeasured load before each workload; it goes on (in
                           2 s windows, up to 30 s) until CPU per request is stable (default 4)
   --connections N         fixed concurrency of the load generator (default 16)
@@ -177,8 +182,8 @@ function parseOptions(argv: string[]): Options {
   if (values['soak-config'] !== undefined && !CONFIGS[values['soak-config']]) throw new Error(`unknown --soak-config ${values['soak-config']}`);
   return {
     quick,
-    rounds: num('rounds', values.rounds, quick ? 1 : 3, 1, 50),
-    durationS: num('duration', values.duration, quick ? 2 : 10, 1, 600),
+    rounds: num('rounds', values.rounds, quick ? 1 : 8, 1, 50),
+    durationS: num('duration', values.duration, quick ? 2 : 3, 1, 600),
     warmupS: num('warmup', values.warmup, quick ? 1 : 4, 0, 120),
     connections: num('connections', values.connections, 16, 1, 1024),
     batchSize: num('batch-size', values['batch-size'], 64, 2, 1024),
@@ -194,27 +199,38 @@ function parseOptions(argv: string[]): Options {
   };
 }
 
-/** Fetches both /metrics ports once per second until stopped; keeps the timings. */
+/**
+ * One GET over a kept-alive connection, timed from the request to the last byte. node:http rather
+ * than fetch: undici's fetch adds about half a millisecond of client-side work per call, which
+ * is not the server's (Prometheus's own scraper is a lean Go client).
+ */
+function timedGet(url: string, agent: Agent, timeoutMs: number): Promise<{ ms: number; bytes: number; status: number }> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const req = httpGet(url, { agent, timeout: timeoutMs }, (res) => {
+      let bytes = 0;
+      res.on('data', (d: Buffer) => (bytes += d.length));
+      res.on('end', () => resolve({ ms: performance.now() - t0, bytes, status: res.statusCode ?? 0 }));
+      res.on('error', () => resolve({ ms: performance.now() - t0, bytes: 0, status: 0 }));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve({ ms: performance.now() - t0, bytes: 0, status: 0 }));
+  });
+}
+
+/** Scrapes both /metrics ports once per second until stopped, as Prometheus would; keeps the timings. */
 function startScraper(server: RunningServer, intervalMs = 1000): { stop: () => Promise<ScrapeSample[]> } {
   const samples: ScrapeSample[] = [];
   const targets = [
     ['api', `${server.url}/metrics`],
     ['scrape', `http://127.0.0.1:${server.scrapePort}/metrics`],
   ] as const;
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   let inFlight: Promise<void> | undefined;
   const tick = () => {
     if (inFlight) return;
     inFlight = (async () => {
-      for (const [port, url] of targets) {
-        const t0 = performance.now();
-        try {
-          const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
-          const body = await res.arrayBuffer();
-          samples.push({ port, ms: performance.now() - t0, bytes: body.byteLength, status: res.status });
-        } catch {
-          samples.push({ port, ms: performance.now() - t0, bytes: 0, status: 0 });
-        }
-      }
+      for (const [port, url] of targets) samples.push({ port, ...(await timedGet(url, agent, 5000)) });
     })().finally(() => (inFlight = undefined));
   };
   const timer = setInterval(tick, intervalMs);
@@ -222,6 +238,7 @@ function startScraper(server: RunningServer, intervalMs = 1000): { stop: () => P
     async stop() {
       clearInterval(timer);
       await inFlight;
+      agent.destroy();
       return samples;
     },
   };
@@ -422,16 +439,34 @@ async function main(): Promise<void> {
   // Every configuration's server runs for the whole benchmark, pinned to the same core, and the
   // rounds alternate between them window by window: a slow spell of the machine (they last
   // seconds to minutes on this VM) then hits every configuration in the same round, and the
-  // ratios are taken round by round. Idle servers cost next to nothing (they are not scraped).
+  // ratios are taken round by round. Only the server under load runs: the others are stopped
+  // (SIGSTOP) once they are quiet, so their timers and background work (span export, runtime
+  // metrics' event-loop sampling) never share the core with the one being measured.
   const servers = new Map<string, RunningServer>();
+  const stopped = new Set<RunningServer>();
+  const runOnly = async (active: RunningServer) => {
+    await settle([...servers.values()].filter((s) => !stopped.has(s)));
+    for (const s of servers.values()) {
+      if (s === active && stopped.has(s)) {
+        process.kill(s.pid, 'SIGCONT');
+        stopped.delete(s);
+      } else if (s !== active && !stopped.has(s)) {
+        process.kill(s.pid, 'SIGSTOP');
+        stopped.add(s);
+      }
+    }
+  };
   try {
     for (const cfg of configs) {
       log(`starting ${cfg.id}`);
-      servers.set(cfg.id, await startServer(cfg.spec(sink), 30_000, opts.root));
+      const server = await startServer(cfg.spec(sink), 30_000, opts.root);
+      servers.set(cfg.id, server);
+      await runOnly(server);
     }
     for (const w of workloads) {
       for (const cfg of configs) {
         log(`${w.id}: warming up ${cfg.id}`);
+        await runOnly(servers.get(cfg.id)!);
         // --quick checks the harness only: one fixed warm-up window.
         await warmUp(servers.get(cfg.id)!, loader(servers.get(cfg.id)!, w, bodies[w.rowsPerRequest]!), opts.warmupS, opts.quick ? opts.warmupS : WARMUP_MAX_S);
       }
@@ -439,7 +474,7 @@ async function main(): Promise<void> {
         // Rotate the order each round (A B C D, B C D A, ...), so no configuration always runs first.
         const order = configs.map((_, i) => configs[(i + round) % configs.length]!);
         for (const cfg of order) {
-          await settle(servers.values());
+          await runOnly(servers.get(cfg.id)!);
           const rec = await measure(servers.get(cfg.id)!, cfg, w, bodies[w.rowsPerRequest]!, opts, round);
           runs.push(rec);
           log(
@@ -450,6 +485,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    for (const server of stopped) process.kill(server.pid, 'SIGCONT');
     for (const [id, server] of servers) {
       const code = await server.stop();
       if (code !== 0) notes.push(`${id} exited with code ${code}: ${server.output().slice(-500)}`);
