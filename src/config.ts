@@ -5,6 +5,7 @@
  * timeout and compression variables; see README.)
  */
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_MAX_ROWS_PER_SECOND } from './model/quality.ts';
 import { dirname, isAbsolute, resolve } from 'node:path';
 
 /** The project root, so default paths work whatever the working directory. */
@@ -43,7 +44,7 @@ export interface ServiceConfig {
   readonly modelDir: string;
   /** Bearer token of the admin API; the API is off when unset. */
   readonly adminToken: string | undefined;
-  readonly quality: { readonly enabled: boolean; readonly windowRows: number; readonly minRows: number };
+  readonly quality: { readonly enabled: boolean; readonly windowRows: number; readonly minRows: number; readonly maxRowsPerSecond: number };
 }
 
 /** The OpenTelemetry settings, from the standard OTEL_* variables. */
@@ -200,6 +201,7 @@ export function loadServiceConfig(env: Env = process.env): ServiceConfig {
       enabled: e.bool('MODEL_QUALITY_METRICS', true),
       windowRows,
       minRows: e.int('MODEL_DRIFT_MIN_ROWS', Math.min(200, windowRows), 1, windowRows),
+      maxRowsPerSecond: e.int('MODEL_DRIFT_MAX_ROWS_PER_SECOND', DEFAULT_MAX_ROWS_PER_SECOND, 0, 1_000_000),
     },
   };
 }

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readCard } from '../src/model/card.ts';
 import { DriftMonitor } from '../src/model/drift.ts';
+import { rowBudget } from '../src/model/quality.ts';
 import { binIndex, psi } from '../src/model/stats.ts';
 import { sampleValue, samplesOf } from './helpers/exposition.ts';
 import { CARD_PATH, datasetRows, makeTestApp, MODEL_PATH } from './helpers/app.ts';
@@ -18,6 +19,21 @@ describe('stats', () => {
     expect(psi([25, 25, 25, 25], 100, [0.25, 0.25, 0.25, 0.25])).toBe(0);
     // All mass moved to one bin: a huge PSI.
     expect(psi([100, 0, 0, 0], 100, [0.25, 0.25, 0.25, 0.25])).toBeGreaterThan(2);
+  });
+});
+
+describe('rowBudget (the drift window sample)', () => {
+  it('lets a burst of a window through, then refills at the rate; 0 means every row', () => {
+    let now = 0;
+    const b = rowBudget(1000, 500, () => now);
+    expect(b.take(400)).toBe(400);
+    expect(b.take(400)).toBe(100); // the burst is spent
+    expect(b.take(1)).toBe(0);
+    now += 50; // 50 ms at 1000 rows/s
+    expect(b.take(80)).toBe(50);
+    now += 10_000; // never more than the burst
+    expect(b.take(10_000)).toBe(500);
+    expect(rowBudget(0, 10).take(1_000_000)).toBe(1_000_000);
   });
 });
 
@@ -60,7 +76,7 @@ describe('DriftMonitor', () => {
     const row = [...rows[0]!];
     row[col('mean_area')] = card.baseline.features.mean_area!.max * 2;
     row[col('mean_texture')] = -1;
-    m.add(flat([row, row, rows[1]!]), 3, new Float32Array(3));
+    m.countOutOfRange(flat([row, row, rows[1]!]), 3);
     const seen: Record<string, number> = {};
     m.drainOutOfRange((j, n) => (seen[m.features[j]!] = n));
     expect(seen).toEqual({ mean_area: 2, mean_texture: 2 });

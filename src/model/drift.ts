@@ -1,9 +1,9 @@
 /**
  * Input and prediction drift, measured inside the service at almost no cost per row: each
  * feature value is binned against the training deciles (a 4-step binary search) into a sliding
- * window of the most recent rows; the population stability index (PSI) against the training
- * shares is computed only when metrics are collected. Values outside the training min..max are
- * counted on the way.
+ * window of recent rows; the population stability index (PSI) against the training shares is
+ * computed only when metrics are collected. Values outside the training min..max are counted
+ * separately, for every row.
  */
 import type { ModelCard } from './card.ts';
 import { binIndex, psi } from './stats.ts';
@@ -73,7 +73,24 @@ export class DriftMonitor {
     this.#nBins = nBins;
   }
 
-  /** Adds a batch of rows (`data` is rows × features) and their scores. */
+  /**
+   * Counts the values of `rows` rows outside the training min..max. Every row served is counted
+   * (the counter is exact), while only a sample of rows may be {@link add}ed to the window.
+   */
+  countOutOfRange(data: Float32Array, rows: number): void {
+    const w = this.#width;
+    const min = this.#min;
+    const max = this.#max;
+    const oor = this.outOfRange;
+    for (let r = 0, off = 0; r < rows; r++, off += w) {
+      for (let j = 0; j < w; j++) {
+        const v = data[off + j]!;
+        if (v < min[j]! || v > max[j]!) oor[j]!++;
+      }
+    }
+  }
+
+  /** Adds the first `rows` rows of `data` (rows × features) and their scores to the window. */
   add(data: Float32Array, rows: number, scores: Float32Array): void {
     const w = this.#width;
     const nb = this.#nBins;
@@ -86,9 +103,7 @@ export class DriftMonitor {
       const rowOff = r * w;
       const slotOff = slot * w;
       for (let j = 0; j < w; j++) {
-        const v = data[rowOff + j]!;
-        if (v < this.#min[j]! || v > this.#max[j]!) this.outOfRange[j]!++;
-        const b = binIndex(this.#edges[j]!, v);
+        const b = binIndex(this.#edges[j]!, data[rowOff + j]!);
         if (evict) counts[j * nb + bins[slotOff + j]!]!--;
         bins[slotOff + j] = b;
         counts[j * nb + b]!++;
