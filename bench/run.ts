@@ -53,7 +53,11 @@ interface ConfigDef extends ConfigInfo {
   needsSink: boolean;
 }
 
-const BASELINE_ARGS = ['bench/baseline-server.ts'];
+/**
+ * The baseline runs with the same V8 flags as `npm start` (the heap sizing is the runtime's
+ * configuration, not telemetry), and without the telemetry preload.
+ */
+const BASELINE_ARGS = [...serviceArgs().filter((a) => /^--(max|min)-semi-space-size=/.test(a)), 'bench/baseline-server.ts'];
 
 const CONFIGS: Record<string, ConfigDef> = {
   baseline: {

@@ -301,7 +301,7 @@ export function qualityDashboard(): Record<string, unknown> {
   return dashboard({
     uid: QUALITY_UID,
     title: 'Inference Model Quality',
-    description: `What the model answers and how its inputs drift: score distribution, positive rate against the training rate, PSI per feature and of the score (over the last MODEL_DRIFT_WINDOW_ROWS rows), out-of-range inputs, refused model loads and the version timeline.`,
+    description: `What the model answers and how its inputs drift: score distribution, positive rate against the training rate, PSI per feature and of the score (over a window of MODEL_DRIFT_WINDOW_ROWS recent rows, sampled at up to MODEL_DRIFT_MAX_ROWS_PER_SECOND rows/s), out-of-range inputs, refused model loads and the version timeline.`,
     tags: TAGS,
     links,
     time: { from: 'now-6h', to: 'now' },
