@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, loadavg, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LoadOptions, LoadResult } from './load.ts';
@@ -253,7 +253,8 @@ export function environment(): Record<string, string | number> {
     node: process.version,
     platform: `${process.platform} ${process.arch}`,
     cpu,
-    cores: availableParallelism(),
+    // The machine's cores, not this process's share (after pinning, availableParallelism() is 1).
+    cores: cpus().length,
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     loadavg1mAtEnd: Number(loadavg()[0]!.toFixed(2)),
     date: new Date().toISOString(),

@@ -316,7 +316,7 @@ export function formatMarkdown(r: BenchResults): string {
   md.push(r.mode === 'main' ? '# Benchmark summary' : '# Micro-batching experiment', '');
   md.push(
     `${r.environment.date} · Node ${r.environment.node} · ${r.environment.cpu} × ${r.environment.cores} cores · ` +
-      `${p.rounds} round(s) interleaved · ${p.warmupS} s warm-up + ${p.durationS} s per workload · ` +
+      `${p.rounds} round(s) interleaved · warm-up ≥ ${p.warmupS} s until CPU per request is stable, then ${p.durationS} s windows · ` +
       `autocannon in a separate process${r.quick ? ' · **--quick: a smoke run, numbers are not evidence**' : ''}`,
     '',
   );
