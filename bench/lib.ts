@@ -83,9 +83,17 @@ export function spawnTracked(args: string[], opts: { env: Record<string, string>
   return proc;
 }
 
-import { exitOf, freePort, loopbackEnv, startArgs as serviceArgs, stopChild, waitHttp } from '../scripts/lib/proc.ts';
+import { exitOf, freePort, isolatedEnv, startArgs as serviceArgs, stopChild, waitHttp } from '../scripts/lib/proc.ts';
 
 export { freePort, serviceArgs };
+
+/**
+ * The node arguments of the baseline server: the same V8 flags as `npm start` (the heap sizing
+ * is the runtime's configuration, not telemetry), without the telemetry preload.
+ */
+export function baselineArgs(): string[] {
+  return [...serviceArgs().filter((a) => /^--(max|min)-semi-space-size=/.test(a)), 'bench/baseline-server.ts'];
+}
 
 /** A server under test. */
 export interface ServerSpec {
@@ -110,13 +118,7 @@ export interface RunningServer {
 export async function startServer(spec: ServerSpec, timeoutMs = 30_000, cwd?: string): Promise<RunningServer> {
   const port = await freePort();
   const scrapePort = await freePort();
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '/tmp',
-    ...loopbackEnv(port, scrapePort),
-    LOG_LEVEL: 'warn',
-    ...spec.env,
-  };
+  const env: Record<string, string> = { ...isolatedEnv(port, scrapePort), LOG_LEVEL: 'warn', ...spec.env };
   const proc = spawnTracked(spec.argv, { env, ...(cwd ? { cwd } : {}), ...(serverCpus ? { cpus: serverCpus } : {}) });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));

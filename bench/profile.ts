@@ -14,7 +14,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { applyPinning, planPinning, ROOT, runLoad, serviceArgs, startServer, writeBodies } from './lib.ts';
+import { applyPinning, baselineArgs, planPinning, ROOT, runLoad, serviceArgs, startServer, writeBodies } from './lib.ts';
 import { startOtlpSink } from './otlp-sink.ts';
 
 interface CallFrame {
@@ -181,7 +181,7 @@ async function main(): Promise<void> {
   const sink = values.config === 'traces' ? await startOtlpSink() : undefined;
   if (sink) env.traces!.OTEL_EXPORTER_OTLP_ENDPOINT = sink.url;
   if (!env[values.config!]) throw new Error(`unknown --config ${values.config}`);
-  const argv = values.config === 'baseline' ? [...prof, 'bench/baseline-server.ts'] : [...prof, ...serviceArgs()];
+  const argv = [...prof, ...(values.config === 'baseline' ? baselineArgs() : serviceArgs())];
   const rows = values.workload === 'batch' ? 64 : 1;
   const bodiesFile = join(dir, 'bodies.json');
   writeBodies(bodiesFile, rows, rows === 1 ? 64 : 8);

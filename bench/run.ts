@@ -28,7 +28,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Agent, get as httpGet } from 'node:http';
 import { parseArgs } from 'node:util';
-import { applyPinning, environment, planPinning, readProc, sleep, systemBusyS, ROOT, runLoad, serviceArgs, startServer, writeBodies, type RunningServer, type ServerSpec } from './lib.ts';
+import { applyPinning, baselineArgs, environment, planPinning, readProc, sleep, systemBusyS, ROOT, runLoad, serviceArgs, startServer, writeBodies, type RunningServer, type ServerSpec } from './lib.ts';
 import type { LoadResult } from './load.ts';
 import { startOtlpSink, type OtlpSink } from './otlp-sink.ts';
 import {
@@ -53,11 +53,7 @@ interface ConfigDef extends ConfigInfo {
   needsSink: boolean;
 }
 
-/**
- * The baseline runs with the same V8 flags as `npm start` (the heap sizing is the runtime's
- * configuration, not telemetry), and without the telemetry preload.
- */
-const BASELINE_ARGS = [...serviceArgs().filter((a) => /^--(max|min)-semi-space-size=/.test(a)), 'bench/baseline-server.ts'];
+const BASELINE_ARGS = baselineArgs();
 
 const CONFIGS: Record<string, ConfigDef> = {
   baseline: {
@@ -287,7 +283,6 @@ async function warmUp(server: RunningServer, load: (s: number) => Promise<LoadRe
     const r = await load(window);
     const after = readProc(server.pid);
     spent += window;
-    if (process.env.BENCH_DEBUG) log(`    warm-up ${spent} s: ${Math.round(r.rps)} req/s, ${before && after ? Math.round(((after.cpuS - before.cpuS) / r.requests) * 1e6) : '?'} µs/req`);
     const cpuPerRequest = before && after && r.requests > 0 ? (after.cpuS - before.cpuS) / r.requests : undefined;
     if (cpuPerRequest === undefined) {
       if (spent >= minS) return;

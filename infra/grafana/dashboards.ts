@@ -14,6 +14,7 @@ import {
   stat,
   stateTimeline,
   timeseries,
+  type PanelSpec,
   type Threshold,
 } from './kit.ts';
 
@@ -52,6 +53,17 @@ const VERSION_CHANGE_ANNOTATION = {
   tagKeys: 'version',
   iconColor: 'purple',
 };
+
+/** Which version each instance served, shown beside the version-change annotations. */
+function modelVersionTimeline(): PanelSpec {
+  return stateTimeline({
+    title: 'Model version serving',
+    description: 'Which model version each instance served; the purple annotations mark each change.',
+    queries: [{ expr: `max by (instance, version) (model_info{${S}})`, legend: '{{version}} ({{instance}})' }],
+    w: 24,
+    h: 5,
+  });
+}
 
 export function healthDashboard(): Record<string, unknown> {
   const quantile = (q: number, by: string) => `histogram_quantile(${num(q)}, sum by (${by}) (${R.bucketRate}{${SE}}))`;
@@ -151,13 +163,7 @@ export function healthDashboard(): Record<string, unknown> {
       }),
 
       row('Model'),
-      stateTimeline({
-        title: 'Model version serving',
-        description: 'Which model version each instance served; the purple annotations mark each change.',
-        queries: [{ expr: `max by (instance, version) (model_info{${S}})`, legend: '{{version}} ({{instance}})' }],
-        w: 24,
-        h: 5,
-      }),
+      modelVersionTimeline(),
 
       row('Runtime'),
       timeseries({
@@ -423,13 +429,7 @@ export function qualityDashboard(): Record<string, unknown> {
         unit: 'short',
         min: 0,
       }),
-      stateTimeline({
-        title: 'Model version serving',
-        description: 'Which model version each instance served; the purple annotations mark each change.',
-        queries: [{ expr: `max by (instance, version) (model_info{${S}})`, legend: '{{version}} ({{instance}})' }],
-        w: 24,
-        h: 5,
-      }),
+      modelVersionTimeline(),
     ],
   });
 }

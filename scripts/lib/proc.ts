@@ -36,6 +36,14 @@ export function loopbackEnv(port: number, scrapePort: number): Record<string, st
   };
 }
 
+/**
+ * A minimal environment for a service child (PATH and HOME only, none of this process's other
+ * variables, so no stray OTEL_* leaks in), on loopback ports: callers add their own on top.
+ */
+export function isolatedEnv(port: number, scrapePort: number): Record<string, string> {
+  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...loopbackEnv(port, scrapePort) };
+}
+
 /** A promise of a child's exit code. */
 export function exitOf(proc: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => proc.once('exit', (code) => resolve(code)));

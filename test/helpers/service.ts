@@ -1,6 +1,6 @@
 /** Spawns the service exactly as `npm start` does, on free ports, for process-level tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { exitOf, freePort, loopbackEnv, startArgs as startCommand, stopChild, waitHttp } from '../../scripts/lib/proc.ts';
+import { exitOf, freePort, isolatedEnv, startArgs as startCommand, stopChild, waitHttp } from '../../scripts/lib/proc.ts';
 import { REPO_ROOT } from './tools.ts';
 
 export { freePort, startArgs as startCommand } from '../../scripts/lib/proc.ts';
@@ -32,12 +32,7 @@ export interface StartServiceOptions {
 export async function startService(opts: StartServiceOptions = {}): Promise<RunningService> {
   const port = await freePort();
   const scrapePort = await freePort();
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '/tmp',
-    ...loopbackEnv(port, scrapePort),
-    ...opts.env,
-  };
+  const env: Record<string, string> = { ...isolatedEnv(port, scrapePort), ...opts.env };
   const proc = spawn(process.execPath, startCommand(), { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
