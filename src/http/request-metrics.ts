@@ -3,7 +3,7 @@
  * the outermost middleware, so errors turned into responses by `onError` and `notFound` are
  * counted with their final status.
  */
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { ServiceMetrics } from '../../telemetry/metrics.ts';
 
 /** The `endpoint` label of a request that matched no route. */
@@ -26,6 +26,16 @@ export function methodLabel(method: string): string {
   return STANDARD_METHODS.has(method) ? method : 'OTHER';
 }
 
+/**
+ * The route template that served a finished request, or undefined when none matched. Call after
+ * next(): routePath is then the template of the last handler that ran, and a request no route
+ * matched only ran wildcard middleware, whose path is not in `routes`.
+ */
+export function matchedRoute(c: Context, routes: ReadonlySet<string>): string | undefined {
+  const template = c.req.routePath;
+  return routes.has(template) ? template : undefined;
+}
+
 /** Creates the middleware. */
 export function requestMetrics(opts: RequestMetricsOptions): MiddlewareHandler {
   const routes: ReadonlySet<string> = new Set(opts.routes);
@@ -35,10 +45,7 @@ export function requestMetrics(opts: RequestMetricsOptions): MiddlewareHandler {
   return function requestMetricsMiddleware(c, next) {
     const start = performance.now();
     const record = () => {
-      // After next(), routePath is the template of the last handler that ran; a request no
-      // route matched only ran this wildcard middleware, whose path is not in `routes`.
-      const template = c.req.routePath;
-      const endpoint = routes.has(template) ? template : UNMATCHED;
+      const endpoint = matchedRoute(c, routes) ?? UNMATCHED;
       metrics.recordRequest(methodLabel(c.req.method), endpoint, c.res.status, (performance.now() - start) / 1000);
     };
     return next().then(record, (err: unknown) => {
