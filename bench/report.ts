@@ -20,15 +20,27 @@ export interface WorkloadInfo {
   connections: number;
   /** Paced: requests/s over all connections; unset means closed-loop (as fast as answered). */
   rate?: number;
+  /** How often the scraper fetches both `/metrics` ports (and `/health`, as a control) during the load. */
+  scrapeIntervalMs: number;
 }
 
 /** One timed scrape of a `/metrics` endpoint. */
 export interface ScrapeSample {
-  port: 'api' | 'scrape';
+  /** `api` and `scrape`: `/metrics` on the API port and on the scrape port; `health`: the control, `/health`. */
+  port: ScrapeTarget;
+  /** From the request to the last byte, at the client. */
   ms: number;
+  /** The server's own render time, from its `Server-Timing` header (null when absent). */
+  serverMs: number | null;
   bytes: number;
   status: number;
 }
+
+/** What the scraper fetches: both `/metrics` ports and, as a control for the machine's own latency, `/health`. */
+export type ScrapeTarget = 'api' | 'scrape' | 'health';
+
+/** Scrape statistics by target. */
+export type ScrapeSummary = Partial<Record<ScrapeTarget, ScrapeStats>>;
 
 /** One configuration × workload × round. */
 export interface RunRecord {
@@ -60,6 +72,9 @@ export interface ScrapeStats {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** The server's render time (Server-Timing); null for the `/health` control. */
+  serverP50Ms: number | null;
+  serverP99Ms: number | null;
   bytes: number;
 }
 
@@ -80,7 +95,7 @@ export interface Aggregate {
   otherCores: number | null;
   /** Non-2xx responses, errors and timeouts, summed over rounds. */
   failures: number;
-  scrape: { api?: ScrapeStats; scrape?: ScrapeStats } | null;
+  scrape: ScrapeSummary | null;
   /** Against the baseline configuration, same workload: medians of the per-round ratios. */
   ratio: { rps: number | null; p99: number | null; cpu: number | null };
 }
@@ -96,7 +111,7 @@ export interface SoakResult {
   ratio: number;
   samples: { t: number; rssMB: number }[];
   load: LoadResult;
-  scrape: { api?: ScrapeStats; scrape?: ScrapeStats } | null;
+  scrape: ScrapeSummary | null;
   shortened: boolean;
 }
 
@@ -140,20 +155,23 @@ const medianOrNull = (values: (number | null)[]) => {
 };
 
 /** Pools scrape samples by port. */
-export function scrapeStats(samples: ScrapeSample[]): { api?: ScrapeStats; scrape?: ScrapeStats } | null {
+export function scrapeStats(samples: ScrapeSample[]): ScrapeSummary | null {
   if (samples.length === 0) return null;
-  const out: { api?: ScrapeStats; scrape?: ScrapeStats } = {};
-  for (const port of ['api', 'scrape'] as const) {
+  const out: ScrapeSummary = {};
+  for (const port of ['api', 'scrape', 'health'] as const) {
     const all = samples.filter((s) => s.port === port);
     const ok = all.filter((s) => s.status === 200);
     if (all.length === 0) continue;
     const ms = Float64Array.from(ok.map((s) => s.ms)).sort();
+    const server = Float64Array.from(ok.flatMap((s) => (s.serverMs === null ? [] : [s.serverMs]))).sort();
     out[port] = {
       n: ok.length,
       failed: all.length - ok.length,
       p50Ms: percentile(ms, 50),
       p99Ms: percentile(ms, 99),
       maxMs: ms.length ? ms[ms.length - 1]! : 0,
+      serverP50Ms: server.length ? percentile(server, 50) : null,
+      serverP99Ms: server.length ? percentile(server, 99) : null,
       bytes: median(ok.map((s) => s.bytes)),
     };
   }
@@ -245,18 +263,31 @@ export function evaluateBudget(r: Pick<BenchResults, 'summary' | 'soak' | 'quick
   check('traces-throughput', 'Traces on: single-row throughput ≥ 0.75 × baseline', tr?.ratio.rps, (v) => v >= 0.75, (v) => `${f(v, 3)} ×`);
   // Scrapes of the default configuration. Under a closed-loop load the server is saturated and a
   // scrape queues behind every in-flight request, so the budget is judged at the paced load; the
-  // worst saturated figure is shown beside it.
-  const worst = (a: Aggregate | undefined) => (a?.scrape ? Math.max(a.scrape.api?.p99Ms ?? 0, a.scrape.scrape?.p99Ms ?? 0) : null);
+  // worst saturated figure is shown beside it. The verdict is on the service's own time to answer
+  // (the render time it reports in Server-Timing): what the client sees on this VM includes the
+  // machine's own latency, which the `/health` control measured in the same windows shows.
+  const worst = (a: Aggregate | undefined, pick: (s: ScrapeStats) => number | null) =>
+    a?.scrape ? Math.max(...(['api', 'scrape'] as const).map((p) => (a.scrape![p] ? (pick(a.scrape![p]!) ?? Infinity) : 0))) : null;
+  const server = (s: ScrapeStats) => s.serverP99Ms;
+  const client = (s: ScrapeStats) => s.p99Ms;
   const paced = get('default', 'paced');
-  const saturated = r.summary.filter((a) => a.config === 'default' && a.workload !== 'paced' && a.scrape).map(worst) as number[];
-  const satNote = saturated.length ? `saturated closed-loop load: ${f(Math.max(...saturated), 1)} ms` : undefined;
+  const saturated = r.summary.filter((a) => a.config === 'default' && a.workload !== 'paced' && a.scrape);
+  const judged = paced ?? saturated[0];
+  const notes = [
+    judged?.scrape
+      ? `as the client saw it: p99 ${f(worst(judged, client), 1)} ms, while \`/health\` on the same connection had p99 ${f(judged.scrape.health?.p99Ms, 1)} ms`
+      : undefined,
+    paced && saturated.length
+      ? `saturated closed-loop load: render p99 ${f(Math.max(...saturated.map((a) => worst(a, server)!)), 2)} ms, client p99 ${f(Math.max(...saturated.map((a) => worst(a, client)!)), 1)} ms`
+      : undefined,
+  ].filter((x) => x !== undefined);
   check(
     'scrape-p99',
-    paced ? '`/metrics` scrape under load: p99 < 5 ms (default service, both ports, paced single-row load)' : '`/metrics` scrape under load: p99 < 5 ms (default service, both ports)',
-    paced ? worst(paced) : saturated.length ? Math.max(...saturated) : null,
+    `\`/metrics\` scrape under load: p99 < 5 ms (default service, both ports, ${paced ? 'paced single-row load' : 'closed-loop load'}; the service's render time, from Server-Timing)`,
+    judged ? worst(judged, server) : null,
     (v) => v < 5,
     (v) => `${f(v, 2)} ms`,
-    paced ? satNote : undefined,
+    notes.length ? notes.join('; ') : undefined,
   );
   const batch = get('default', 'batch');
   check(
@@ -294,7 +325,7 @@ export function formatTable(r: BenchResults): string {
     f(a.maxMs),
     int(a.cpuUsPerRequest),
     f(a.rssPeakMB, 0),
-    a.scrape ? `${f(a.scrape.api?.p99Ms)}/${f(a.scrape.scrape?.p99Ms)}` : '—',
+    a.scrape ? `${f(a.scrape.api?.p99Ms)}/${f(a.scrape.scrape?.p99Ms)} (render ${f(a.scrape.api?.serverP99Ms)}/${f(a.scrape.scrape?.serverP99Ms)})` : '—',
     f(a.ratio.rps, 3),
     f(a.ratio.p99, 3),
   ]);
@@ -320,16 +351,16 @@ export function formatMarkdown(r: BenchResults): string {
       `autocannon in a separate process${r.quick ? ' · **--quick: a smoke run, numbers are not evidence**' : ''}`,
     '',
   );
-  md.push('Medians across rounds; ratios are against the baseline (same workload). Latency is measured by the client; CPU is the server process\'s user + system time per request (CPU cores: per wall second); other load is the CPU that anything but the server and the load generator used meanwhile (a noise indicator: it should be near 0); peak RSS is the largest sampled during the load; scrape is the p99 of `/metrics` on the API port / the scrape port, fetched once per second during the load.', '');
+  md.push('Medians across rounds; ratios are against the baseline (same workload). Latency is measured by the client; CPU is the server process\'s user + system time per request (CPU cores: per wall second); other load is the CPU that anything but the server and the load generator used meanwhile (a noise indicator: it should be near 0); peak RSS is the largest sampled during the load; scrape is the p99 of `/metrics` on the API port / the scrape port during the load (once per second; five times per second under the paced load, for enough samples), as the client saw it and as the server rendered it (its Server-Timing header), beside `/health` fetched the same way as a control for the machine\'s own latency.', '');
   for (const w of r.workloads) {
     md.push(`## ${w.label}`, '');
-    md.push('| configuration | req/s | rows/s | p50 ms | p99 ms | max ms | CPU µs/req | CPU cores | peak RSS MB | scrape p99 ms (api / :9464) | scrape size KB | throughput × | p99 × | CPU × | other load (cores) |');
-    md.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
+    md.push('| configuration | req/s | rows/s | p50 ms | p99 ms | max ms | CPU µs/req | CPU cores | peak RSS MB | scrape p99 ms, client (api / :9464 / control /health) | scrape p99 ms, render (api / :9464) | scrape size KB | throughput × | p99 × | CPU × | other load (cores) |');
+    md.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
     for (const a of r.summary.filter((x) => x.workload === w.id)) {
       const s = a.scrape;
       md.push(
         `| ${label(a.config)} | ${int(a.rps)} | ${int(a.rowsPerS)} | ${f(a.p50Ms)} | ${f(a.p99Ms)} | ${f(a.maxMs)} | ${int(a.cpuUsPerRequest)} | ${f(a.cpuCores)} | ${f(a.rssPeakMB, 0)} | ` +
-          `${s ? `${f(s.api?.p99Ms)} / ${f(s.scrape?.p99Ms)}` : '—'} | ${s ? f((s.api?.bytes ?? 0) / 1024, 1) : '—'} | ${f(a.ratio.rps, 3)} | ${f(a.ratio.p99, 3)} | ${f(a.ratio.cpu, 3)} | ${f(a.otherCores)} |` +
+          `${s ? `${f(s.api?.p99Ms)} / ${f(s.scrape?.p99Ms)} / ${f(s.health?.p99Ms)}` : '—'} | ${s ? `${f(s.api?.serverP99Ms)} / ${f(s.scrape?.serverP99Ms)}` : '—'} | ${s ? f((s.api?.bytes ?? 0) / 1024, 1) : '—'} | ${f(a.ratio.rps, 3)} | ${f(a.ratio.p99, 3)} | ${f(a.ratio.cpu, 3)} | ${f(a.otherCores)} |` +
           (a.failures ? ` ⚠ ${a.failures} failed` : ''),
       );
     }
@@ -348,7 +379,9 @@ export function formatMarkdown(r: BenchResults): string {
       `${label(s.config)}, single-row load for ${s.durationS} s after ${s.warmupS} s of warm-up, scraped once per second: ` +
         `RSS ${f(s.rssAfterWarmupMB, 1)} MB after warm-up, ${f(s.rssEndMB, 1)} MB at the end (${f((s.ratio - 1) * 100, 1)} %); ` +
         `${int(s.load.rps)} req/s, p99 ${f(s.load.latencyMs.p99)} ms` +
-        (s.scrape ? `, scrape p99 ${f(s.scrape.api?.p99Ms)} / ${f(s.scrape.scrape?.p99Ms)} ms` : '') +
+        (s.scrape
+          ? `, scrape p99 ${f(s.scrape.api?.p99Ms)} / ${f(s.scrape.scrape?.p99Ms)} ms at the client, ${f(s.scrape.api?.serverP99Ms)} / ${f(s.scrape.scrape?.serverP99Ms)} ms render`
+          : '') +
         (s.shortened ? '. **Shortened: not evidence.**' : '.'),
       '',
     );

@@ -16,6 +16,7 @@ import { publicCard } from './model/card.ts';
 import type { ModelStore } from './model/store.ts';
 import { silentLogger, type Logger } from './log.ts';
 import type { ServiceMetrics } from '../telemetry/metrics.ts';
+import { PROMETHEUS_CONTENT_TYPE, timedRender } from '../telemetry/scrape-server.ts';
 import type { Tracer } from '@opentelemetry/api';
 
 /** Everything the app needs from the outside world. */
@@ -40,8 +41,6 @@ export interface AppDeps {
 
 /** The route templates the app serves: the only values the `endpoint` label can take. */
 export const ROUTES = ['/predict', '/model', '/health', '/ready', '/metrics'] as const;
-
-const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 
 /** Answers 405 with an Allow header for a known route called with the wrong method. */
 function methodNotAllowed(allowed: string) {
@@ -109,7 +108,9 @@ export function createApp(deps: AppDeps): Hono {
     if (!deps.renderMetrics) {
       throw new ApiError(404, 'metrics_disabled', 'the Prometheus exporter is not enabled (see OTEL_METRICS_EXPORTER)');
     }
-    return c.body(await deps.renderMetrics(), 200, { 'Content-Type': PROMETHEUS_TEXT });
+    // Server-Timing as on the scrape port: the render's own time, apart from the network's.
+    const { body, timing } = await timedRender(deps.renderMetrics);
+    return c.body(body, 200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE, 'Server-Timing': timing });
   });
   app.all('/metrics', methodNotAllowed('GET, HEAD'));
 

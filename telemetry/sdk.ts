@@ -8,7 +8,7 @@ import { diag, DiagConsoleLogger, DiagLogLevel, metrics, propagation, trace } fr
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { HostMetricsInstrumentation } from '@opentelemetry/instrumentation-host-metrics';
-import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
+import { RuntimeInstrumentation } from './runtime.ts';
 import { defaultResource, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import {
   AggregationTemporality,
@@ -33,6 +33,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import type { OtlpProtocol, TelemetryConfig } from '../src/config.ts';
 import { PreaggregatedMetrics } from './preaggregated.ts';
+import { startScrapeServer, type ScrapeServer } from './scrape-server.ts';
 
 /** What the running service needs from telemetry. */
 export interface TelemetryHandle {
@@ -160,11 +161,10 @@ export async function startTelemetry(config: TelemetryConfig, opts: StartTelemet
   };
   for (const name of config.metricsExporters) {
     if (name === 'prometheus') {
-      // The exporter's own server is the scrape port; the API's /metrics renders the same
-      // reader, so both show identical data.
+      // One reader for both scrape endpoints: the scrape port (our own server, see
+      // scrape-server.ts) and the API's /metrics render it the same way.
       prometheus = new PrometheusPullExporter({
-        host: config.prometheusHost,
-        port: config.prometheusPort,
+        preventServerStart: true,
         withoutScopeInfo: true,
         metricProducers: [preaggregated.producer()],
       });
@@ -186,7 +186,7 @@ export async function startTelemetry(config: TelemetryConfig, opts: StartTelemet
 
   // Runtime (event loop, GC, heap) and process (CPU, RSS) metrics; the host's system-wide
   // metrics are left to node_exporter, which does that job better.
-  const runtime = new RuntimeNodeInstrumentation();
+  const runtime = new RuntimeInstrumentation();
   const host = new HostMetricsInstrumentation({ metricGroups: ['process.cpu', 'process.memory'] });
   for (const instrumentation of [runtime, host]) {
     instrumentation.setMeterProvider(meterProvider);
@@ -194,14 +194,18 @@ export async function startTelemetry(config: TelemetryConfig, opts: StartTelemet
   }
 
   const tracingHandle = await startTracing(config, resource);
+  const renderPrometheus = prometheus && prometheusRenderer(prometheus);
+  const scrapeServer: ScrapeServer | undefined =
+    renderPrometheus && startScrapeServer({ host: config.prometheusHost, port: config.prometheusPort, render: renderPrometheus });
   let stopping: Promise<void> | undefined;
   current = {
     enabled: true,
     tracing: tracingHandle.tracing,
     preaggregated,
-    renderPrometheus: prometheus && prometheusRenderer(prometheus),
+    renderPrometheus,
     shutdown: () =>
       (stopping ??= (async () => {
+        await scrapeServer?.close();
         // Shut the providers down first: their final collection still needs the runtime
         // instrumentations' callbacks.
         await Promise.allSettled([meterProvider.shutdown(), tracingHandle.shutdown()]);

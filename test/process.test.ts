@@ -70,10 +70,14 @@ describe('the service started as npm start does (default: Prometheus exporter)',
     }
   });
 
-  it('passes promtool check metrics on both ports', async () => {
+  it('passes promtool check metrics on both ports, each with its render time in Server-Timing', async () => {
     const promtool = toolPath('promtool');
     for (const url of [`${svc.url}/metrics`, `http://127.0.0.1:${svc.scrapePort}/metrics`]) {
-      const text = await (await fetch(url)).text();
+      const res = await fetch(url);
+      // Both ports say how long the render took (the benchmark reads it), in the exposition's type.
+      expect(res.headers.get('server-timing'), url).toMatch(/^render;dur=\d+\.\d{3}$/);
+      expect(res.headers.get('content-type'), url).toBe('text/plain; version=0.0.4; charset=utf-8');
+      const text = await res.text();
       const r = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8' });
       expect(r.stdout + r.stderr).toBe('');
       expect(r.status).toBe(0);

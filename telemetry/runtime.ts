@@ -1,0 +1,95 @@
+/**
+ * Node.js runtime metrics (event loop, GC, heap): `@opentelemetry/instrumentation-runtime-node`,
+ * with one of its collectors swapped for a cheaper one.
+ *
+ * Why: every collection (each scrape, on each port) makes the upstream event-loop-delay
+ * collector read `stddev` from Node's event-loop-delay histogram, which walks the whole
+ * HdrHistogram with a `pow()` per bucket. Measured on Node 24: 0.21 ms per read, against
+ * 1-27 µs for min, max, mean and each percentile: 80 % of that collector's cost and about 40 %
+ * of a whole scrape's render time. No dashboard or alert reads the standard deviation, so the
+ * replacement exports the same gauges (same names, units and descriptions) without it.
+ */
+import type { Meter, ObservableGauge } from '@opentelemetry/api';
+import { diag } from '@opentelemetry/api';
+import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
+import type { RuntimeNodeInstrumentationConfig } from '@opentelemetry/instrumentation-runtime-node';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+type IntervalHistogram = ReturnType<typeof monitorEventLoopDelay>;
+
+/** What the upstream instrumentation expects of each of its collectors. */
+interface Collector {
+  updateMetricInstruments(meter: Meter): void;
+  enable(): void;
+  disable(): void;
+}
+
+/** The upstream collector this module replaces (its class name in the pinned version). */
+const REPLACED = 'EventLoopDelayCollector';
+
+/** Event loop delay gauges: min, max, mean and percentiles since the previous collection. */
+export class EventLoopDelayCollector implements Collector {
+  private readonly histogram: IntervalHistogram;
+  private enabled = false;
+
+  /** `resolutionMs`: how often the delay is sampled, as upstream's `monitoringPrecision`. */
+  constructor(resolutionMs = 10) {
+    this.histogram = monitorEventLoopDelay({ resolution: resolutionMs });
+  }
+
+  updateMetricInstruments(meter: Meter): void {
+    const gauge = (name: string, description: string) => meter.createObservableGauge(`nodejs.eventloop.delay.${name}`, { description, unit: 's' });
+    const readings: [ObservableGauge, (h: IntervalHistogram) => number][] = [
+      [gauge('min', 'Event loop minimum delay.'), (h) => h.min],
+      [gauge('max', 'Event loop maximum delay.'), (h) => h.max],
+      [gauge('mean', 'Event loop mean delay.'), (h) => h.mean],
+      [gauge('p50', 'Event loop 50 percentile delay.'), (h) => h.percentile(50)],
+      [gauge('p90', 'Event loop 90 percentile delay.'), (h) => h.percentile(90)],
+      [gauge('p99', 'Event loop 99 percentile delay.'), (h) => h.percentile(99)],
+    ];
+    meter.addBatchObservableCallback(
+      (result) => {
+        const h = this.histogram;
+        // As upstream: too few samples say nothing; each collection starts a new window.
+        if (!this.enabled || h.count < 5) return;
+        for (const [instrument, read] of readings) {
+          const ns = read(h);
+          result.observe(instrument, Number.isNaN(ns) ? 0 : ns / 1e9);
+        }
+        h.reset();
+      },
+      readings.map(([instrument]) => instrument),
+    );
+  }
+
+  enable(): void {
+    this.enabled = true;
+    this.histogram.enable();
+  }
+
+  disable(): void {
+    this.enabled = false;
+    this.histogram.disable();
+  }
+}
+
+/** `RuntimeNodeInstrumentation` with {@link EventLoopDelayCollector} in place of upstream's. */
+export class RuntimeInstrumentation extends RuntimeNodeInstrumentation {
+  constructor(config: RuntimeNodeInstrumentationConfig = {}) {
+    super(config);
+    // The collector list is private upstream; the swap is checked by test/runtime.test.ts
+    // against the pinned version, and falls back to upstream's collector if it ever fails.
+    const collectors = (this as unknown as { _collectors?: Collector[] })._collectors;
+    const at = collectors?.findIndex((c) => c.constructor.name === REPLACED) ?? -1;
+    if (!collectors || at < 0) {
+      diag.warn(`runtime metrics: no ${REPLACED} found to replace; keeping upstream's`);
+      return;
+    }
+    // Upstream's constructor already started its histogram. Not its disable(): that clears the
+    // `enabled` flag of the config object every upstream collector shares.
+    (collectors[at] as Partial<{ internalDisable(): void }>).internalDisable?.();
+    const lean = new EventLoopDelayCollector(this.getConfig().monitoringPrecision ?? 10);
+    if (this.getConfig().enabled !== false) lean.enable();
+    collectors[at] = lean;
+  }
+}
