@@ -45,6 +45,8 @@ export type ScrapeSummary = Partial<Record<ScrapeTarget, ScrapeStats>>;
 /** One configuration × workload × round. */
 export interface RunRecord {
   round: number;
+  /** The window's place in its workload's sequence (0, 1, 2, ...): which baseline windows neighbour it. */
+  seq?: number;
   config: string;
   workload: string;
   load: LoadResult;
@@ -207,19 +209,29 @@ export function aggregate(runs: RunRecord[], configs: ConfigInfo[], workloads: W
   for (const a of out) {
     const b = out.find((x) => x.config === baseline && x.workload === a.workload);
     if (!b) continue;
-    // Paired: the ratio of each round against the baseline's window of the same round, then the
-    // median of those. Rounds alternate window by window, so a slow spell of the machine is in
-    // both sides of a pair. Without pairs (no common round) it falls back to the medians' ratio.
+    // Paired: each window against the baseline's windows right before and after it (the runner
+    // puts a baseline window between every two others), then the median of those ratios. A slow
+    // spell of the machine that starts or ends between a window and one of its neighbours moves
+    // that pair's reference by half the jump, not all of it. Records without a sequence number
+    // pair with the baseline of the same round; without any pair it falls back to the medians' ratio.
+    const baseRuns = runs.filter((x) => x.config === baseline && x.workload === a.workload);
+    const neighbours = (r: RunRecord): RunRecord[] => {
+      if (r.seq === undefined) return baseRuns.filter((x) => x.round === r.round).slice(0, 1);
+      const before = baseRuns.filter((x) => x.seq !== undefined && x.seq < r.seq!).sort((x, y) => y.seq! - x.seq!)[0];
+      const after = baseRuns.filter((x) => x.seq !== undefined && x.seq > r.seq!).sort((x, y) => x.seq! - y.seq!)[0];
+      return [before, after].filter((x) => x !== undefined);
+    };
     const pairs = runs
       .filter((r) => r.config === a.config && r.workload === a.workload)
       .flatMap((r) => {
-        const base = runs.find((x) => x.config === baseline && x.workload === a.workload && x.round === r.round);
-        return base ? [[r, base] as const] : [];
+        const bases = a.config === baseline ? [r] : neighbours(r);
+        return bases.length ? [[r, bases] as const] : [];
       });
     const paired = (f: (r: RunRecord) => number | null, fallback: number | null): number | null => {
-      const v = pairs.flatMap(([r, base]) => {
+      const v = pairs.flatMap(([r, bases]) => {
         const x = f(r);
-        const y = f(base);
+        const ys = bases.map(f).filter((y) => y !== null);
+        const y = ys.length === bases.length ? ys.reduce((p, q) => p + q, 0) / ys.length : null;
         return x !== null && y !== null && y > 0 ? [x / y] : [];
       });
       return v.length ? median(v) : fallback;

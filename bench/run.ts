@@ -178,7 +178,8 @@ function parseOptions(argv: string[]): Options {
   if (experiment !== undefined && experiment !== 'microbatch') throw new Error(`unknown --experiment ${experiment} (known: microbatch)`);
   const configs = values.configs?.split(',').map((s) => s.trim()) ?? (experiment ? ['baseline', 'baseline-microbatch'] : ['baseline', 'sdk-disabled', 'no-quality', 'default', 'traces']);
   for (const c of configs) if (!CONFIGS[c]) throw new Error(`unknown configuration ${c} (known: ${Object.keys(CONFIGS).join(', ')})`);
-  if (!configs.includes('baseline')) configs.unshift('baseline');
+  // The baseline first: the runner brackets every other window with baseline windows.
+  configs.splice(0, configs.length, 'baseline', ...configs.filter((c) => c !== 'baseline'));
   if (values['soak-config'] !== undefined && !CONFIGS[values['soak-config']]) throw new Error(`unknown --soak-config ${values['soak-config']}`);
   return {
     quick,
@@ -479,18 +480,25 @@ async function main(): Promise<void> {
         // --quick checks the harness only: one fixed warm-up window.
         await warmUp(servers.get(cfg.id)!, loader(servers.get(cfg.id)!, w, bodies[w.rowsPerRequest]!), opts.warmupS, opts.quick ? opts.warmupS : WARMUP_MAX_S);
       }
+      // Every other window is the baseline's (B A B C B D ... B), so each window has a baseline
+      // window on either side to be compared with; the others' order rotates each round
+      // (A C D, C D A, ...), so none always runs first.
+      const [base, ...others] = configs;
+      const schedule: { cfg: ConfigDef; round: number }[] = [];
       for (let round = 0; round < opts.rounds; round++) {
-        // Rotate the order each round (A B C D, B C D A, ...), so no configuration always runs first.
-        const order = configs.map((_, i) => configs[(i + round) % configs.length]!);
-        for (const cfg of order) {
-          await runOnly(servers.get(cfg.id)!);
-          const rec = await measure(servers.get(cfg.id)!, cfg, w, bodies[w.rowsPerRequest]!, opts, round);
-          runs.push(rec);
-          log(
-            `${w.id} round ${round + 1}/${opts.rounds} ${cfg.id}: ${Math.round(rec.load.rps)} req/s, p99 ${rec.load.latencyMs.p99.toFixed(2)} ms, ${rec.cpuUsPerRequest?.toFixed(0)} µs/req` +
-              (rec.load.non2xx + rec.load.errors ? `, ${rec.load.non2xx + rec.load.errors} failed` : ''),
-          );
-        }
+        const order = others.map((_, i) => others[(i + round) % others.length]!);
+        for (const cfg of order) schedule.push({ cfg: base!, round }, { cfg, round });
+        if (others.length === 0) schedule.push({ cfg: base!, round });
+      }
+      if (others.length) schedule.push({ cfg: base!, round: opts.rounds - 1 });
+      for (const [seq, { cfg, round }] of schedule.entries()) {
+        await runOnly(servers.get(cfg.id)!);
+        const rec = { ...(await measure(servers.get(cfg.id)!, cfg, w, bodies[w.rowsPerRequest]!, opts, round)), seq };
+        runs.push(rec);
+        log(
+          `${w.id} round ${round + 1}/${opts.rounds} ${cfg.id}: ${Math.round(rec.load.rps)} req/s, p99 ${rec.load.latencyMs.p99.toFixed(2)} ms, ${rec.cpuUsPerRequest?.toFixed(0)} µs/req` +
+            (rec.load.non2xx + rec.load.errors ? `, ${rec.load.non2xx + rec.load.errors} failed` : ''),
+        );
       }
     }
   } finally {
@@ -512,7 +520,7 @@ async function main(): Promise<void> {
     if (opts.quick) notes.push('--quick: one short round and a shortened soak; this checks the harness, the numbers are not evidence.');
     if (opts.soakS === 0 && !opts.experiment) notes.push('The soak was skipped (--soak 0).');
     notes.push(
-      'All configurations run side by side for the whole benchmark; each is warmed up (until its CPU time per request is stable) before each workload, then rounds alternate between them window by window, the order rotated each round (A B C D, B C D A, ...). Ratios are medians of the per-round ratios.',
+      'All configurations run side by side for the whole benchmark; each is warmed up (until its CPU time per request is stable) before each workload, then windows alternate between them with the baseline in every other window (B A B C B D B, the others rotated each round). Each window is compared with the mean of the baseline windows right before and after it; ratios are medians of those per-window ratios.',
     );
     const noisy = summary.filter((a) => (a.otherCores ?? 0) > 0.25);
     if (noisy.length) {

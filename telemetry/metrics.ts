@@ -60,31 +60,32 @@ export interface ServiceMetrics {
 /**
  * Values built once per key and reused: attribute objects and bound series. The label space is
  * small and fixed (a handful of methods, routes and status codes), so after warm-up a request
- * allocates nothing and builds no strings on the metrics path.
+ * allocates nothing and builds no strings on the metrics path. One function per arity, not
+ * rest parameters: those allocate an array on every lookup.
  */
-class KeyedCache<K extends unknown[], V> {
-  private readonly root = new Map<unknown, unknown>();
-  private readonly build: (...key: K) => V;
-  constructor(build: (...key: K) => V) {
-    this.build = build;
-  }
-
-  get(...key: K): V {
-    let node: Map<unknown, unknown> = this.root;
-    for (let i = 0; i < key.length - 1; i++) {
-      let next = node.get(key[i]) as Map<unknown, unknown> | undefined;
-      if (!next) node.set(key[i], (next = new Map()));
-      node = next;
-    }
-    const last = key[key.length - 1];
-    let value = node.get(last) as V | undefined;
-    if (value === undefined) node.set(last, (value = this.build(...key)));
-    return value;
-  }
+function memo1<A, V>(build: (a: A) => V): (a: A) => V {
+  const values = new Map<A, V>();
+  return (a) => {
+    let v = values.get(a);
+    if (v === undefined) values.set(a, (v = build(a)));
+    return v;
+  };
 }
 
-/** A {@link KeyedCache} of frozen attribute objects. */
-const attributeCache = <K extends unknown[]>(build: (...key: K) => Attributes) => new KeyedCache<K, Attributes>((...key) => Object.freeze(build(...key)));
+/** {@link memo1} for two keys. */
+function memo2<A, B, V>(build: (a: A, b: B) => V): (a: A, b: B) => V {
+  const byA = memo1((a: A) => memo1((b: B) => build(a, b)));
+  return (a, b) => byA(a)(b);
+}
+
+/** {@link memo1} for three keys. */
+function memo3<A, B, C, V>(build: (a: A, b: B, c: C) => V): (a: A, b: B, c: C) => V {
+  const byA = memo1((a: A) => memo2((b: B, c: C) => build(a, b, c)));
+  return (a, b, c) => byA(a)(b, c);
+}
+
+/** A {@link memo1} of frozen attribute objects. */
+const attributeCache = <A>(build: (a: A) => Attributes) => memo1((a: A) => Object.freeze(build(a)));
 
 /** Creates the instruments of the table on `meter` and on `opts.preaggregated`. */
 export function createServiceMetrics(meter: Meter, opts: ServiceMetricsOptions): ServiceMetrics {
@@ -129,48 +130,48 @@ export function createServiceMetrics(meter: Meter, opts: ServiceMetricsOptions):
         if (!d) return;
         result.observe(windowRows, d.windowRows);
         if (!d.reading) return;
-        for (const [name, value] of d.reading.features) result.observe(featureDrift, value, featureAttrs.get(name));
+        for (const [name, value] of d.reading.features) result.observe(featureDrift, value, featureAttrs(name));
         result.observe(predictionDrift, d.reading.score);
       },
       [featureDrift, predictionDrift, windowRows],
     );
   }
 
-  const durationSeries = new KeyedCache((method: string, endpoint: string): HistogramSeries => duration?.bind({ method, endpoint }) ?? NOOP_SERIES);
+  const durationSeries = memo2((method: string, endpoint: string): HistogramSeries => duration?.bind({ method, endpoint }) ?? NOOP_SERIES);
   // One lookup per request yields both series it records to.
-  const requestSeries = new KeyedCache((method: string, endpoint: string, status: number) => ({
+  const requestSeries = memo3((method: string, endpoint: string, status: number) => ({
     count: requests?.bind({ method, endpoint, http_status: String(status) }) ?? NOOP_SERIES,
-    duration: durationSeries.get(method, endpoint),
+    duration: durationSeries(method, endpoint),
   }));
-  const predictionSeries = new KeyedCache((version: string, label: string): CounterSeries => predictions?.bind({ model_version: version, label }) ?? NOOP_SERIES);
-  const scoreSeries = new KeyedCache((version: string): HistogramSeries => scoreHist?.bind({ model_version: version }) ?? NOOP_SERIES);
-  const outOfRangeSeries = new KeyedCache((feature: string): CounterSeries => outOfRange?.bind({ feature }) ?? NOOP_SERIES);
+  const predictionSeries = memo2((version: string, label: string): CounterSeries => predictions?.bind({ model_version: version, label }) ?? NOOP_SERIES);
+  const scoreSeries = memo1((version: string): HistogramSeries => scoreHist?.bind({ model_version: version }) ?? NOOP_SERIES);
+  const outOfRangeSeries = memo1((feature: string): CounterSeries => outOfRange?.bind({ feature }) ?? NOOP_SERIES);
   const failureAttrs = attributeCache((reason: string) => ({ reason }));
 
   // Counters of rare events start at 0, so the first failure is an increase Prometheus can see.
-  for (const reason of LOAD_FAILURE_REASONS) loadFailures.add(0, failureAttrs.get(reason));
+  for (const reason of LOAD_FAILURE_REASONS) loadFailures.add(0, failureAttrs(reason));
 
   return {
     recordRequest(method, endpoint, status, seconds) {
-      const s = requestSeries.get(method, endpoint, status);
+      const s = requestSeries(method, endpoint, status);
       s.count.add(1);
       s.duration.record(seconds);
     },
     recordPredictions(version, positive, negative) {
       // Both series exist (at 0) from the first prediction of a version, so a ratio of the two
       // never lacks its denominator.
-      predictionSeries.get(version, positive.label).add(positive.count);
-      predictionSeries.get(version, negative.label).add(negative.count);
+      predictionSeries(version, positive.label).add(positive.count);
+      predictionSeries(version, negative.label).add(negative.count);
     },
     recordScores(version, scores, rows) {
-      const series = scoreSeries.get(version);
+      const series = scoreSeries(version);
       for (let i = 0; i < rows; i++) series.record(scores[i]!);
     },
     recordOutOfRange(feature, count) {
-      outOfRangeSeries.get(feature).add(count);
+      outOfRangeSeries(feature).add(count);
     },
     recordLoadFailure(reason) {
-      loadFailures.add(1, failureAttrs.get(reason));
+      loadFailures.add(1, failureAttrs(reason));
     },
   };
 }

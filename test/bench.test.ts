@@ -127,6 +127,17 @@ describe('bench report', () => {
     { port: 'health', ms: 1, serverMs: null, bytes: 15, status: 200 },
   ];
 
+  it('compares each window with the baseline windows on either side of it', () => {
+    const configs = ['baseline', 'default'].map((id) => ({ id, label: id }));
+    const workloads = [{ id: 'single', label: 'single', rowsPerRequest: 1, connections: 16, scrapeIntervalMs: 1000 }];
+    // The machine slows down by half between the first baseline window and the second.
+    const seqRun = (config: string, seq: number, rps: number): RunRecord => ({ ...run(config, 'single', Math.floor(seq / 2), rps, 10), seq });
+    const runs = [seqRun('baseline', 0, 2000), seqRun('default', 1, 1350), seqRun('baseline', 2, 1000), seqRun('default', 3, 900), seqRun('baseline', 4, 1000)];
+    const def = aggregate(runs, configs, workloads, 'baseline').find((a) => a.config === 'default')!;
+    // 1350 / mean(2000, 1000) = 0.9 and 900 / mean(1000, 1000) = 0.9.
+    expect(def.ratio.rps).toBeCloseTo(0.9);
+  });
+
   it('takes medians across rounds and ratios against the baseline, and judges the budget', () => {
     const configs = ['baseline', 'no-quality', 'default', 'traces'].map((id) => ({ id, label: id }));
     const workloads = [
