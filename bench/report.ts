@@ -103,7 +103,7 @@ export interface Aggregate {
   /** Against the baseline configuration, same workload: medians of the per-window ratios. */
   ratio: { rps: number | null; p99: number | null; cpu: number | null };
   /**
-   * The throughput ratio over the calm windows only: those whose baseline neighbours ran within
+   * The throughput ratio over the calm windows only: those whose baseline references ran within
    * 15 % of the baseline's best CPU time per request in this workload (this VM has slow spells in
    * which every process runs up to twice as slow, and larger processes slow down more). Shown
    * beside the verdicts, never instead of them.
@@ -189,7 +189,7 @@ export function scrapeStats(samples: ScrapeSample[]): ScrapeSummary | null {
   return out;
 }
 
-/** A window is calm when its baseline neighbours ran within this factor of the baseline's best CPU per request. */
+/** A window is calm when the baseline windows it is compared with ran within this factor of the baseline's best CPU per request. */
 const CALM = 1.15;
 
 /** Medians across rounds, with ratios against `baseline`. */
@@ -221,37 +221,43 @@ export function aggregate(runs: RunRecord[], configs: ConfigInfo[], workloads: W
   for (const a of out) {
     const b = out.find((x) => x.config === baseline && x.workload === a.workload);
     if (!b) continue;
-    // Paired: each window against the baseline's windows right before and after it (the runner
-    // puts a baseline window between every two others), then the median of those ratios. A slow
-    // spell of the machine that starts or ends between a window and one of its neighbours moves
-    // that pair's reference by half the jump, not all of it. Records without a sequence number
-    // pair with the baseline of the same round; without any pair it falls back to the medians' ratio.
+    // Paired: each window against the baseline as interpolated, linearly in window order, between
+    // the baseline windows before and after it (the runner rotates the order each round, so they
+    // are 1-4 windows away); then the median of those ratios. The machine's speed drifts, and a
+    // slow spell that starts or ends in between moves the reference by part of the jump instead
+    // of all of it. Records without a sequence number pair with the baseline of the same round;
+    // without any pair it falls back to the medians' ratio.
     const baseRuns = runs.filter((x) => x.config === baseline && x.workload === a.workload);
-    const neighbours = (r: RunRecord): RunRecord[] => {
-      if (r.seq === undefined) return baseRuns.filter((x) => x.round === r.round).slice(0, 1);
+    const neighbours = (r: RunRecord): { run: RunRecord; weight: number }[] => {
+      if (r.seq === undefined) return baseRuns.filter((x) => x.round === r.round).slice(0, 1).map((run) => ({ run, weight: 1 }));
       const before = baseRuns.filter((x) => x.seq !== undefined && x.seq < r.seq!).sort((x, y) => y.seq! - x.seq!)[0];
       const after = baseRuns.filter((x) => x.seq !== undefined && x.seq > r.seq!).sort((x, y) => x.seq! - y.seq!)[0];
-      return [before, after].filter((x) => x !== undefined);
+      if (!before || !after) return [before ?? after].filter((x) => x !== undefined).map((run) => ({ run, weight: 1 }));
+      const t = (r.seq! - before.seq!) / (after.seq! - before.seq!);
+      return [
+        { run: before, weight: 1 - t },
+        { run: after, weight: t },
+      ];
     };
     const pairs = runs
       .filter((r) => r.config === a.config && r.workload === a.workload)
       .flatMap((r) => {
-        const bases = a.config === baseline ? [r] : neighbours(r);
+        const bases = a.config === baseline ? [{ run: r, weight: 1 }] : neighbours(r);
         return bases.length ? [[r, bases] as const] : [];
       });
     const paired = (f: (r: RunRecord) => number | null, fallback: number | null): number | null => {
       const v = pairs.flatMap(([r, bases]) => {
         const x = f(r);
-        const ys = bases.map(f).filter((y) => y !== null);
-        const y = ys.length === bases.length ? ys.reduce((p, q) => p + q, 0) / ys.length : null;
+        const ys = bases.map((b) => f(b.run));
+        const y = ys.every((q) => q !== null) ? bases.reduce((sum, b, i) => sum + b.weight * ys[i]!, 0) : null;
         return x !== null && y !== null && y > 0 ? [x / y] : [];
       });
       return v.length ? median(v) : fallback;
     };
     const bestBase = Math.min(...baseRuns.map((x) => x.cpuUsPerRequest ?? Infinity));
-    const calmPairs = pairs.filter(([, bases]) => bases.every((x) => x.cpuUsPerRequest !== null && x.cpuUsPerRequest <= bestBase * CALM));
+    const calmPairs = pairs.filter(([, bases]) => bases.every((b) => b.run.cpuUsPerRequest !== null && b.run.cpuUsPerRequest <= bestBase * CALM));
     const calm = calmPairs.flatMap(([r, bases]) => {
-      const y = bases.reduce((p, q) => p + q.load.rps, 0) / bases.length;
+      const y = bases.reduce((sum, b) => sum + b.weight * b.run.load.rps, 0);
       return y > 0 ? [r.load.rps / y] : [];
     });
     a.calm = { rps: calm.length ? median(calm) : null, windows: calm.length, of: pairs.length };
@@ -283,8 +289,14 @@ export function evaluateBudget(r: Pick<BenchResults, 'summary' | 'soak' | 'quick
   const tr = get('traces', 'single');
   const nq = get('no-quality', 'single');
   // The calm-window ratio is shown beside the verdict (see Aggregate.calm), not judged.
+  const control = get('baseline-copy', 'single');
   const calmNote = (a: Aggregate | undefined) =>
-    a?.calm?.rps != null ? `${f(a.calm.rps, 3)} × over the ${a.calm.windows} of ${a.calm.of} windows with a calm machine` : undefined;
+    [
+      a?.calm?.rps != null ? `${f(a.calm.rps, 3)} × over the ${a.calm.windows} of ${a.calm.of} windows with a calm machine` : undefined,
+      control?.ratio.rps != null ? `the A/A control, an identical baseline server, measured ${f(control.ratio.rps, 3)} ×` : undefined,
+    ]
+      .filter((x) => x !== undefined)
+      .join('; ') || undefined;
   check('default-throughput', 'Default service: single-row throughput ≥ 0.92 × baseline', def?.ratio.rps, (v) => v >= 0.92, (v) => `${f(v, 3)} ×`, calmNote(def));
   check('default-p99', 'Default service: single-row p99 ≤ 1.2 × baseline', def?.ratio.p99, (v) => v <= 1.2, (v) => `${f(v, 3)} ×`);
   check(
@@ -385,7 +397,7 @@ export function formatMarkdown(r: BenchResults): string {
       `autocannon in a separate process${r.quick ? ' · **--quick: a smoke run, numbers are not evidence**' : ''}`,
     '',
   );
-  md.push('Medians across windows; ratios are against the baseline (same workload): each window against the mean of the baseline windows right before and after it. Latency is measured by the client; CPU is the server process\'s user + system time per request (CPU cores: per wall second); other load is the CPU that anything but the server and the load generator used meanwhile (a noise indicator: it should be near 0); peak RSS is the largest sampled during the load; scrape is the p99 of `/metrics` on the API port / the scrape port during the load (once per second; five times per second under the paced load, for enough samples), as the client saw it and as the server rendered it (its Server-Timing header), beside `/health` fetched the same way as a control for the machine\'s own latency. Calm windows: those whose baseline neighbours ran within 15 % of the baseline\'s best CPU time per request (this VM has slow spells).', '');
+  md.push('Medians across windows; ratios are against the baseline (same workload): each window against the baseline interpolated between the baseline windows before and after it. Latency is measured by the client; CPU is the server process\'s user + system time per request (CPU cores: per wall second); other load is the CPU that anything but the server and the load generator used meanwhile (a noise indicator: it should be near 0); peak RSS is the largest sampled during the load; scrape is the p99 of `/metrics` on the API port / the scrape port during the load (once per second; five times per second under the paced load, for enough samples), as the client saw it and as the server rendered it (its Server-Timing header), beside `/health` fetched the same way as a control for the machine\'s own latency. Calm windows: those whose baseline references ran within 15 % of the baseline\'s best CPU time per request (this VM has slow spells).', '');
   for (const w of r.workloads) {
     md.push(`## ${w.label}`, '');
     md.push('| configuration | req/s | rows/s | p50 ms | p99 ms | max ms | CPU µs/req | CPU cores | peak RSS MB | scrape p99 ms, client (api / :9464 / control /health) | scrape p99 ms, render (api / :9464) | scrape size KB | throughput × | throughput ×, calm windows | p99 × | CPU × | other load (cores) |');

@@ -63,6 +63,15 @@ const CONFIGS: Record<string, ConfigDef> = {
     scrape: false,
     needsSink: false,
   },
+  // A/A control: a second, identical baseline server. Its ratio shows how far this run's noise
+  // alone moves a ratio that should be 1.
+  'baseline-copy': {
+    id: 'baseline-copy',
+    label: 'control: a second baseline server (should be 1.0 ×)',
+    spec: () => ({ argv: BASELINE_ARGS, env: {} }),
+    scrape: false,
+    needsSink: false,
+  },
   'sdk-disabled': {
     id: 'sdk-disabled',
     label: 'service, OTEL_SDK_DISABLED=true',
@@ -177,9 +186,8 @@ function parseOptions(argv: string[]): Options {
   };
   const experiment = values.experiment;
   if (experiment !== undefined && experiment !== 'microbatch') throw new Error(`unknown --experiment ${experiment} (known: microbatch)`);
-  const configs = values.configs?.split(',').map((s) => s.trim()) ?? (experiment ? ['baseline', 'baseline-microbatch'] : ['baseline', 'sdk-disabled', 'no-quality', 'default', 'traces']);
+  const configs = values.configs?.split(',').map((s) => s.trim()) ?? (experiment ? ['baseline', 'baseline-microbatch'] : ['baseline', 'baseline-copy', 'sdk-disabled', 'no-quality', 'default', 'traces']);
   for (const c of configs) if (!CONFIGS[c]) throw new Error(`unknown configuration ${c} (known: ${Object.keys(CONFIGS).join(', ')})`);
-  // The baseline first: the runner brackets every other window with baseline windows.
   configs.splice(0, configs.length, 'baseline', ...configs.filter((c) => c !== 'baseline'));
   if (values['soak-config'] !== undefined && !CONFIGS[values['soak-config']]) throw new Error(`unknown --soak-config ${values['soak-config']}`);
   return {
@@ -484,18 +492,15 @@ async function main(): Promise<void> {
         // --quick checks the harness only: one fixed warm-up window.
         await warmUp(servers.get(cfg.id)!, loader(servers.get(cfg.id)!, w, bodies[w.rowsPerRequest]!), opts.warmupS, opts.quick ? opts.warmupS : WARMUP_MAX_S);
       }
-      // Every other window is the baseline's (B A B C B D ... B), so each window has a baseline
-      // window on either side to be compared with; the others' order rotates each round
-      // (A C D, C D A, ...), so none always runs first.
-      const [base, ...others] = configs;
-      const schedule: { cfg: ConfigDef; round: number }[] = [];
+      // Rounds alternate between the configurations window by window, the order rotated each
+      // round (A B C D, B C D A, ...), so none always runs first and each waits, stopped, just as
+      // long between its windows: a server stopped for longer runs slower afterwards (an A/A test
+      // with the baseline in every other window measured identical copies at 0.87-0.96 ×).
       const rounds = w.rounds ?? opts.rounds;
+      const schedule: { cfg: ConfigDef; round: number }[] = [];
       for (let round = 0; round < rounds; round++) {
-        const order = others.map((_, i) => others[(i + round) % others.length]!);
-        for (const cfg of order) schedule.push({ cfg: base!, round }, { cfg, round });
-        if (others.length === 0) schedule.push({ cfg: base!, round });
+        for (let i = 0; i < configs.length; i++) schedule.push({ cfg: configs[(i + round) % configs.length]!, round });
       }
-      if (others.length) schedule.push({ cfg: base!, round: rounds - 1 });
       for (const [seq, { cfg, round }] of schedule.entries()) {
         await runOnly(servers.get(cfg.id)!);
         const rec = { ...(await measure(servers.get(cfg.id)!, cfg, w, bodies[w.rowsPerRequest]!, opts, round)), seq };
@@ -525,7 +530,7 @@ async function main(): Promise<void> {
     if (opts.quick) notes.push('--quick: one short round and a shortened soak; this checks the harness, the numbers are not evidence.');
     if (opts.soakS === 0 && !opts.experiment) notes.push('The soak was skipped (--soak 0).');
     notes.push(
-      'All configurations run side by side for the whole benchmark; each is warmed up (until its CPU time per request is stable) before each workload, then windows alternate between them with the baseline in every other window (B A B C B D B, the others rotated each round). Each window is compared with the mean of the baseline windows right before and after it; ratios are medians of those per-window ratios.',
+      'All configurations run side by side for the whole benchmark; each is warmed up (until its CPU time per request is stable) before each workload, then rounds alternate between them window by window, the order rotated each round (A B C D, B C D A, ...). Each window is compared with the baseline as interpolated (linearly, in window order) between the baseline windows before and after it; ratios are medians of those per-window ratios.',
     );
     const noisy = summary.filter((a) => (a.otherCores ?? 0) > 0.25);
     if (noisy.length) {

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './helpers/tools.ts';
 import { aggregate, evaluateBudget, formatSvg, type BenchResults, type RunRecord, type ScrapeSample } from '../bench/report.ts';
 
-const CONFIGS = ['baseline', 'sdk-disabled', 'no-quality', 'default', 'traces'];
+const CONFIGS = ['baseline', 'baseline-copy', 'sdk-disabled', 'no-quality', 'default', 'traces'];
 const WORKLOADS = ['single', 'batch', 'paced'];
 
 describe('npm run bench -- --quick', () => {
@@ -23,7 +23,7 @@ describe('npm run bench -- --quick', () => {
 
   it('runs every configuration and workload and exits 0', async () => {
     const { code, stdout: so, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, ['bench/run.ts', '--quick', '--soak', '3', '--out', out], { cwd: REPO_ROOT, timeout: 150_000 }, (err, so, se) =>
+      execFile(process.execPath, ['bench/run.ts', '--quick', '--soak', '3', '--out', out], { cwd: REPO_ROOT, timeout: 240_000 }, (err, so, se) =>
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout: so, stderr: se }),
       );
     });
@@ -33,10 +33,10 @@ describe('npm run bench -- --quick', () => {
     expect(results.quick).toBe(true);
     expect(results.configs.map((c) => c.id)).toEqual(CONFIGS);
     expect(results.workloads.map((w) => w.id)).toEqual(WORKLOADS);
-  }, 170_000);
+  }, 260_000);
 
-  it('measures throughput, latency, CPU and memory for all 5 configurations × 3 workloads', () => {
-    expect(results.summary).toHaveLength(15);
+  it('measures throughput, latency, CPU and memory for all 6 configurations × 3 workloads', () => {
+    expect(results.summary).toHaveLength(18);
     for (const config of CONFIGS) {
       for (const workload of WORKLOADS) {
         const a = results.summary.find((x) => x.config === config && x.workload === workload);
@@ -66,7 +66,13 @@ describe('npm run bench -- --quick', () => {
         expect(scrape![port]!.failed).toBe(0);
         expect(scrape![port]!.p99Ms).toBeGreaterThan(0);
         expect(scrape![port]!.bytes).toBeGreaterThan(1000);
+        // The server's own render time, from its Server-Timing header, is within the client's.
+        expect(scrape![port]!.serverP50Ms).toBeGreaterThan(0);
+        expect(scrape![port]!.serverP50Ms!).toBeLessThanOrEqual(scrape![port]!.maxMs);
       }
+      // The /health control, fetched the same way, has no render time.
+      expect(scrape?.health?.n, `${workload} health`).toBeGreaterThan(0);
+      expect(scrape!.health!.serverP50Ms).toBeNull();
     }
     expect(results.summary.find((x) => x.config === 'baseline')!.scrape).toBeNull();
     expect(results.sink!.requests).toBeGreaterThan(0);
@@ -90,8 +96,8 @@ describe('npm run bench -- --quick', () => {
     const svg = readFileSync(join(out, 'chart.svg'), 'utf8').trim();
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
     expect(svg.endsWith('</svg>')).toBe(true);
-    // Throughput and p99 of the closed-loop workloads and p99 of the paced one: 5 panels of 5 bars.
-    expect(svg.match(/<rect class="bar"/g)).toHaveLength(25);
+    // Throughput and p99 of the closed-loop workloads and p99 of the paced one: 5 panels of 6 bars.
+    expect(svg.match(/<rect class="bar"/g)).toHaveLength(30);
     expect(svg.match(/<g /g)?.length).toBe(svg.match(/<\/g>/g)?.length);
   });
 });
@@ -127,15 +133,16 @@ describe('bench report', () => {
     { port: 'health', ms: 1, serverMs: null, bytes: 15, status: 200 },
   ];
 
-  it('compares each window with the baseline windows on either side of it', () => {
-    const configs = ['baseline', 'default'].map((id) => ({ id, label: id }));
+  it('compares each window with the baseline interpolated between the baseline windows around it', () => {
+    const configs = ['baseline', 'default', 'traces'].map((id) => ({ id, label: id }));
     const workloads = [{ id: 'single', label: 'single', rowsPerRequest: 1, connections: 16, scrapeIntervalMs: 1000 }];
-    // The machine slows down by half between the first baseline window and the second.
-    const seqRun = (config: string, seq: number, rps: number): RunRecord => ({ ...run(config, 'single', Math.floor(seq / 2), rps, 10), seq });
-    const runs = [seqRun('baseline', 0, 2000), seqRun('default', 1, 1350), seqRun('baseline', 2, 1000), seqRun('default', 3, 900), seqRun('baseline', 4, 1000)];
-    const def = aggregate(runs, configs, workloads, 'baseline').find((a) => a.config === 'default')!;
-    // 1350 / mean(2000, 1000) = 0.9 and 900 / mean(1000, 1000) = 0.9.
-    expect(def.ratio.rps).toBeCloseTo(0.9);
+    // The machine slows down steadily from the first baseline window to the next, three windows on.
+    const seqRun = (config: string, seq: number, rps: number): RunRecord => ({ ...run(config, 'single', Math.floor(seq / 3), rps, 10), seq });
+    const runs = [seqRun('baseline', 0, 2000), seqRun('default', 1, 1620), seqRun('traces', 2, 1280), seqRun('baseline', 3, 1400)];
+    const summary = aggregate(runs, configs, workloads, 'baseline');
+    // 1620 / 1800 and 1280 / 1600: the references are 1/3 and 2/3 of the way from 2000 to 1400.
+    expect(summary.find((a) => a.config === 'default')!.ratio.rps).toBeCloseTo(0.9);
+    expect(summary.find((a) => a.config === 'traces')!.ratio.rps).toBeCloseTo(0.8);
   });
 
   it('takes medians across rounds and ratios against the baseline, and judges the budget', () => {
