@@ -245,21 +245,25 @@ export function aggregate(runs: RunRecord[], configs: ConfigInfo[], workloads: W
         const bases = a.config === baseline ? [{ run: r, weight: 1 }] : neighbours(r);
         return bases.length ? [[r, bases] as const] : [];
       });
-    const paired = (f: (r: RunRecord) => number | null, fallback: number | null): number | null => {
-      const v = pairs.flatMap(([r, bases]) => {
+    // Each pair's ratio of `f`, over the pairs `keep` accepts.
+    type Bases = (typeof pairs)[number][1];
+    const ratios = (f: (r: RunRecord) => number | null, keep: (bases: Bases) => boolean = () => true): number[] =>
+      pairs.flatMap(([r, bases]) => {
+        if (!keep(bases)) return [];
         const x = f(r);
         const ys = bases.map((b) => f(b.run));
         const y = ys.every((q) => q !== null) ? bases.reduce((sum, b, i) => sum + b.weight * ys[i]!, 0) : null;
         return x !== null && y !== null && y > 0 ? [x / y] : [];
       });
+    const paired = (f: (r: RunRecord) => number | null, fallback: number | null): number | null => {
+      const v = ratios(f);
       return v.length ? median(v) : fallback;
     };
     const bestBase = Math.min(...baseRuns.map((x) => x.cpuUsPerRequest ?? Infinity));
-    const calmPairs = pairs.filter(([, bases]) => bases.every((b) => b.run.cpuUsPerRequest !== null && b.run.cpuUsPerRequest <= bestBase * CALM));
-    const calm = calmPairs.flatMap(([r, bases]) => {
-      const y = bases.reduce((sum, b) => sum + b.weight * b.run.load.rps, 0);
-      return y > 0 ? [r.load.rps / y] : [];
-    });
+    const calm = ratios(
+      (r) => r.load.rps,
+      (bases) => bases.every((b) => b.run.cpuUsPerRequest !== null && b.run.cpuUsPerRequest <= bestBase * CALM),
+    );
     a.calm = { rps: calm.length ? median(calm) : null, windows: calm.length, of: pairs.length };
     a.ratio = {
       rps: paired((r) => r.load.rps, b.rps > 0 ? a.rps / b.rps : null),
@@ -393,7 +397,7 @@ export function formatMarkdown(r: BenchResults): string {
   md.push(r.mode === 'main' ? '# Benchmark summary' : '# Micro-batching experiment', '');
   md.push(
     `${r.environment.date} · Node ${r.environment.node} · ${r.environment.cpu} × ${r.environment.cores} cores · ` +
-      `${p.rounds} round(s) interleaved (batch and paced: ${Math.max(1, Math.ceil(p.rounds / 2))}) · warm-up ≥ ${p.warmupS} s until CPU per request is stable, then ${p.durationS} s windows · ` +
+      `${r.workloads.map((w) => `${w.rounds ?? p.rounds} round(s) of ${w.id}`).join(', ')} interleaved · warm-up ≥ ${p.warmupS} s until CPU per request is stable, then ${p.durationS} s windows · ` +
       `autocannon in a separate process${r.quick ? ' · **--quick: a smoke run, numbers are not evidence**' : ''}`,
     '',
   );

@@ -3,20 +3,21 @@
  *
  * In one run, on this machine and model, it starts every configuration once and keeps them all
  * running side by side (each pinned to the same core, only the one under load unpaused):
- *   baseline      bench/baseline-server.ts: same Hono + onnxruntime + request parsing, no telemetry
- *   sdk-disabled  the service (`npm start`) with OTEL_SDK_DISABLED=true
- *   no-quality    as default, with MODEL_QUALITY_METRICS=false (the cost of the quality metrics)
- *   default       the service as users run it (Prometheus exporter, runtime and quality metrics),
- *                 scraped once per second on both /metrics ports during the load
- *   traces        as default, plus a span per request exported over OTLP/HTTP to a local sink
+ *   baseline       bench/baseline-server.ts: same Hono + onnxruntime + request parsing, no telemetry
+ *   baseline-copy  an identical second baseline: the A/A control, whose ratio is the run's noise
+ *   sdk-disabled   the service (`npm start`) with OTEL_SDK_DISABLED=true
+ *   no-quality     as default, with MODEL_QUALITY_METRICS=false (the cost of the quality metrics)
+ *   default        the service as users run it (Prometheus exporter, runtime and quality metrics),
+ *                  scraped once per second on both /metrics ports during the load
+ *   traces         as default, plus a span per request exported over OTLP/HTTP to a local sink
  * For each workload (single rows and batches of 64 at a fixed concurrency, single rows paced
  * below saturation) every server is warmed up until its CPU time per request is stable, then
- * short windows alternate between the configurations round by round (order rotated), so a slow
- * spell of the machine lands in the same round for all; ratios are medians of per-round ratios.
- * The load generator (autocannon) is a separate process. Then a soak of the default service
- * checks its RSS.
+ * short windows alternate between the configurations round by round (order rotated); each
+ * window's ratio is against the baseline interpolated between the baseline windows around it,
+ * and the reported ratio is their median. The load generator (autocannon) is a separate
+ * process. Then a soak of the default service checks its RSS.
  *
- *   npm run bench                      # 8 rounds × 3 s windows per workload, 60 s soak (≈ 12 min)
+ *   npm run bench                      # single rows 8 rounds, batch and paced 4, 3 s windows, 60 s soak (≈ 11 min)
  *   npm run bench -- --quick           # smoke run: 1 round × 2 s, 4 s soak (numbers not evidence)
  *   npm run bench -- --rounds 12 --duration 5 --connections 32 --soak 120 --out /tmp/bench
  *   npm run bench -- --experiment microbatch   # micro-batching prototype at low and high load
@@ -188,7 +189,7 @@ function parseOptions(argv: string[]): Options {
   if (experiment !== undefined && experiment !== 'microbatch') throw new Error(`unknown --experiment ${experiment} (known: microbatch)`);
   const configs = values.configs?.split(',').map((s) => s.trim()) ?? (experiment ? ['baseline', 'baseline-microbatch'] : ['baseline', 'baseline-copy', 'sdk-disabled', 'no-quality', 'default', 'traces']);
   for (const c of configs) if (!CONFIGS[c]) throw new Error(`unknown configuration ${c} (known: ${Object.keys(CONFIGS).join(', ')})`);
-  configs.splice(0, configs.length, 'baseline', ...configs.filter((c) => c !== 'baseline'));
+  if (!configs.includes('baseline')) configs.unshift('baseline');
   if (values['soak-config'] !== undefined && !CONFIGS[values['soak-config']]) throw new Error(`unknown --soak-config ${values['soak-config']}`);
   return {
     quick,
@@ -460,8 +461,8 @@ async function main(): Promise<void> {
 
   // Every configuration's server runs for the whole benchmark, pinned to the same core, and the
   // rounds alternate between them window by window: a slow spell of the machine (they last
-  // seconds to minutes on this VM) then hits every configuration in the same round, and the
-  // ratios are taken round by round. Only the server under load runs: the others are stopped
+  // seconds to minutes on this VM) then hits every configuration alike, and each window is
+  // compared with the baseline windows around it. Only the server under load runs: the others are stopped
   // (SIGSTOP) once they are quiet, so their timers and background work (span export, runtime
   // metrics' event-loop sampling) never share the core with the one being measured.
   const servers = new Map<string, RunningServer>();
@@ -497,18 +498,18 @@ async function main(): Promise<void> {
       // long between its windows: a server stopped for longer runs slower afterwards (an A/A test
       // with the baseline in every other window measured identical copies at 0.87-0.96 ×).
       const rounds = w.rounds ?? opts.rounds;
-      const schedule: { cfg: ConfigDef; round: number }[] = [];
+      let seq = 0;
       for (let round = 0; round < rounds; round++) {
-        for (let i = 0; i < configs.length; i++) schedule.push({ cfg: configs[(i + round) % configs.length]!, round });
-      }
-      for (const [seq, { cfg, round }] of schedule.entries()) {
-        await runOnly(servers.get(cfg.id)!);
-        const rec = { ...(await measure(servers.get(cfg.id)!, cfg, w, bodies[w.rowsPerRequest]!, opts, round)), seq };
-        runs.push(rec);
-        log(
-          `${w.id} round ${round + 1}/${rounds} ${cfg.id}: ${Math.round(rec.load.rps)} req/s, p99 ${rec.load.latencyMs.p99.toFixed(2)} ms, ${rec.cpuUsPerRequest?.toFixed(0)} µs/req` +
-            (rec.load.non2xx + rec.load.errors ? `, ${rec.load.non2xx + rec.load.errors} failed` : ''),
-        );
+        const order = configs.map((_, i) => configs[(i + round) % configs.length]!);
+        for (const cfg of order) {
+          await runOnly(servers.get(cfg.id)!);
+          const rec = { ...(await measure(servers.get(cfg.id)!, cfg, w, bodies[w.rowsPerRequest]!, opts, round)), seq: seq++ };
+          runs.push(rec);
+          log(
+            `${w.id} round ${round + 1}/${rounds} ${cfg.id}: ${Math.round(rec.load.rps)} req/s, p99 ${rec.load.latencyMs.p99.toFixed(2)} ms, ${rec.cpuUsPerRequest?.toFixed(0)} µs/req` +
+              (rec.load.non2xx + rec.load.errors ? `, ${rec.load.non2xx + rec.load.errors} failed` : ''),
+          );
+        }
       }
     }
   } finally {

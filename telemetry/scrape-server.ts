@@ -31,16 +31,11 @@ export interface ScrapeServer {
   close(): Promise<void>;
 }
 
-/** The `Server-Timing` header value for a render that took `ms`. */
-export function renderTiming(ms: number): string {
-  return `render;dur=${ms.toFixed(3)}`;
-}
-
-/** Renders and times one exposition: the body and its `Server-Timing` value. */
+/** Renders and times one exposition: the body and its `Server-Timing` value (`render;dur=<ms>`). */
 export async function timedRender(render: () => Promise<string>): Promise<{ body: string; timing: string }> {
   const t0 = performance.now();
   const body = await render();
-  return { body, timing: renderTiming(performance.now() - t0) };
+  return { body, timing: `render;dur=${(performance.now() - t0).toFixed(3)}` };
 }
 
 /**
