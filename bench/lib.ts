@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { LoadOptions, LoadResult } from './load.ts';
+import { MEASURING, type LoadOptions, type LoadResult } from './load.ts';
 
 /** The repository root. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -145,18 +145,28 @@ export async function startServer(spec: ServerSpec, timeoutMs = 30_000, cwd?: st
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Runs `bench/load.ts` in its own process and returns its result. */
-export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
+/**
+ * Runs `bench/load.ts` in its own process and returns its result. `onMeasuring` is called when
+ * the measured load starts (after `opts.warmupS` of unmeasured load, if any).
+ */
+export async function runLoad(opts: LoadOptions, onMeasuring?: () => void): Promise<LoadResult> {
   const proc = spawnTracked([join(ROOT, 'bench/load.ts'), JSON.stringify(opts)], { env: { PATH: process.env.PATH ?? '' } });
   let out = '';
   let err = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  let signalled = false;
+  proc.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    if (!signalled && out.includes(`${MEASURING}\n`)) {
+      signalled = true;
+      onMeasuring?.();
+    }
+  });
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const timer = setTimeout(() => proc.kill('SIGKILL'), (opts.durationS + 30) * 1000);
+  const timer = setTimeout(() => proc.kill('SIGKILL'), (opts.durationS + (opts.warmupS ?? 0) + 30) * 1000);
   const code = await new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
   clearTimeout(timer);
   const line = out.trim().split('\n').pop();
-  if (code !== 0 || !line) throw new Error(`load generator failed (exit ${code}): ${err || out}`);
+  if (code !== 0 || !line || line === MEASURING) throw new Error(`load generator failed (exit ${code}): ${err || out}`);
   return JSON.parse(line) as LoadResult;
 }
 

@@ -21,7 +21,16 @@ export interface LoadOptions {
   rowsPerRequest: number;
   /** Paced load: requests per second over all connections (default: as fast as the server answers). */
   rate?: number;
+  /**
+   * Seconds of unmeasured load first, on the same connections' settings; the line
+   * {@link MEASURING} is printed when the measured load starts, so the caller can read the
+   * server's CPU time at that moment.
+   */
+  warmupS?: number;
 }
+
+/** What the load process prints when the measured part of its load starts. */
+export const MEASURING = 'measuring';
 
 /** What the load process prints. */
 export interface LoadResult {
@@ -48,19 +57,23 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
 async function main(): Promise<void> {
   const opts = JSON.parse(process.argv[2] ?? '{}') as LoadOptions;
   const bodies = JSON.parse(readFileSync(opts.bodiesFile, 'utf8')) as string[];
+  const run = (durationS: number) =>
+    autocannon({
+      url: opts.url,
+      connections: opts.connections,
+      duration: durationS,
+      pipelining: 1,
+      timeout: 10,
+      ...(opts.rate ? { overallRate: opts.rate } : {}),
+      headers: { 'content-type': 'application/json' },
+      requests: bodies.map((body) => ({ method: 'POST' as const, path: new URL(opts.url).pathname, body })),
+    });
+  if (opts.warmupS) await run(opts.warmupS);
+  process.stdout.write(MEASURING + '\n');
   const cpu0 = process.cpuUsage();
   let times = new Float64Array(1 << 16);
   let n = 0;
-  const instance = autocannon({
-    url: opts.url,
-    connections: opts.connections,
-    duration: opts.durationS,
-    pipelining: 1,
-    timeout: 10,
-    ...(opts.rate ? { overallRate: opts.rate } : {}),
-    headers: { 'content-type': 'application/json' },
-    requests: bodies.map((body) => ({ method: 'POST' as const, path: new URL(opts.url).pathname, body })),
-  });
+  const instance = run(opts.durationS);
   instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
     if (statusCode < 200 || statusCode > 299) return;
     if (n === times.length) {

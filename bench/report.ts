@@ -140,7 +140,7 @@ export interface BenchResults {
   version: 1;
   mode: 'main' | 'microbatch';
   quick: boolean;
-  params: { rounds: number; warmupS: number; durationS: number; connections: number; batchSize: number; rate?: number; soakS: number; pinned?: string };
+  params: { rounds: number; warmupS: number; durationS: number; windowWarmupS?: number; replicas?: number; connections: number; batchSize: number; rate?: number; soakS: number; pinned?: string };
   environment: Record<string, string | number>;
   configs: ConfigInfo[];
   workloads: WorkloadInfo[];
@@ -222,8 +222,8 @@ export function aggregate(runs: RunRecord[], configs: ConfigInfo[], workloads: W
     const b = out.find((x) => x.config === baseline && x.workload === a.workload);
     if (!b) continue;
     // Paired: each window against the baseline as interpolated, linearly in window order, between
-    // the baseline windows before and after it (the runner rotates the order each round, so they
-    // are 1-4 windows away); then the median of those ratios. The machine's speed drifts, and a
+    // the baseline windows before and after it (the runner puts the baseline between every two
+    // windows, so this is their mean); then the median of those ratios. The machine's speed drifts, and a
     // slow spell that starts or ends in between moves the reference by part of the jump instead
     // of all of it. Records without a sequence number pair with the baseline of the same round;
     // without any pair it falls back to the medians' ratio.
@@ -397,7 +397,7 @@ export function formatMarkdown(r: BenchResults): string {
   md.push(r.mode === 'main' ? '# Benchmark summary' : '# Micro-batching experiment', '');
   md.push(
     `${r.environment.date} · Node ${r.environment.node} · ${r.environment.cpu} × ${r.environment.cores} cores · ` +
-      `${r.workloads.map((w) => `${w.rounds ?? p.rounds} round(s) of ${w.id}`).join(', ')} interleaved · warm-up ≥ ${p.warmupS} s until CPU per request is stable, then ${p.durationS} s windows · ` +
+      `${r.workloads.map((w) => `${w.rounds ?? p.rounds} round(s) of ${w.id}`).join(', ')} interleaved with the baseline · warm-up ≥ ${p.warmupS} s until CPU per request is stable, then ${p.durationS} s windows${p.windowWarmupS ? `, each after ${p.windowWarmupS} s of unmeasured load` : ''}${p.replicas && p.replicas > 1 ? ` · ${p.replicas} processes per configuration, taking the rounds in turn` : ''} · ` +
       `autocannon in a separate process${r.quick ? ' · **--quick: a smoke run, numbers are not evidence**' : ''}`,
     '',
   );

@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: the side-by-side benchmark of issue 6.
  *
- * In one run, on this machine and model, it starts every configuration once and keeps them all
- * running side by side (each pinned to the same core, only the one under load unpaused):
+ * In one run, on this machine and model, it starts every configuration (two processes of each)
+ * and keeps them all running side by side (each pinned to the same core, only the one under load
+ * unpaused):
  *   baseline       bench/baseline-server.ts: same Hono + onnxruntime + request parsing, no telemetry
  *   baseline-copy  an identical second baseline: the A/A control, whose ratio is the run's noise
  *   sdk-disabled   the service (`npm start`) with OTEL_SDK_DISABLED=true
@@ -12,13 +13,14 @@
  *   traces         as default, plus a span per request exported over OTLP/HTTP to a local sink
  * For each workload (single rows and batches of 64 at a fixed concurrency, single rows paced
  * below saturation) every server is warmed up until its CPU time per request is stable, then
- * short windows alternate between the configurations round by round (order rotated); each
- * window's ratio is against the baseline interpolated between the baseline windows around it,
- * and the reported ratio is their median. The load generator (autocannon) is a separate
- * process. Then a soak of the default service checks its RSS.
+ * short windows alternate with the baseline (B X B Y B ..., the others' order rotated each
+ * round, the processes of a configuration taking the rounds in turn), each window after half a
+ * second of unmeasured load; each window's ratio is against the mean of the baseline windows on
+ * either side, and the reported ratio is their median. The load generator (autocannon) is a
+ * separate process. Then a soak of the default service checks its RSS.
  *
- *   npm run bench                      # single rows 8 rounds, batch and paced 4, 3 s windows, 60 s soak (≈ 11 min)
- *   npm run bench -- --quick           # smoke run: 1 round × 2 s, 4 s soak (numbers not evidence)
+ *   npm run bench                      # single rows 8 rounds, batch and paced 4, 2 s windows, 60 s soak (≈ 14 min)
+ *   npm run bench -- --quick           # smoke run: 1 round × 1 s windows, 4 s soak (numbers not evidence)
  *   npm run bench -- --rounds 12 --duration 5 --connections 32 --soak 120 --out /tmp/bench
  *   npm run bench -- --experiment microbatch   # micro-batching prototype at low and high load
  *
@@ -114,10 +116,14 @@ const CONFIGS: Record<string, ConfigDef> = {
 };
 
 const HELP = `usage: node bench/run.ts [options]
-  --quick                 short smoke run (1 round, 1 s warm-up, 2 s per workload, 4 s soak)
+  --quick                 short smoke run (1 round, 1 process per configuration, 1 s warm-up, 1 s windows, 4 s soak)
   --rounds N              interleaved rounds of the single-row workload; the batch and paced
                           workloads get half as many (default 8)
-  --duration S            seconds of measured load per window (default 3)
+  --duration S            seconds of measured load per window (default 2)
+  --window-warmup S       seconds of unmeasured load just before each window, on the same
+                          server: undoes the effect of having been stopped (default 0.5)
+  --replicas N            server processes per configuration, taking the rounds in turn: a
+                          process's own speed varies by a few per cent (default 2; --quick 1)
   --warmup S              least seconds of unmeasured load before each workload; it goes on (in
                           2 s windows, up to 30 s) until CPU per request is stable (default 4)
   --connections N         fixed concurrency of the load generator (default 16)
@@ -137,6 +143,8 @@ interface Options {
   quick: boolean;
   rounds: number;
   durationS: number;
+  windowWarmupS: number;
+  replicas: number;
   warmupS: number;
   connections: number;
   batchSize: number;
@@ -158,6 +166,8 @@ function parseOptions(argv: string[]): Options {
       quick: { type: 'boolean', default: false },
       rounds: { type: 'string' },
       duration: { type: 'string' },
+      'window-warmup': { type: 'string' },
+      replicas: { type: 'string' },
       warmup: { type: 'string' },
       connections: { type: 'string' },
       'batch-size': { type: 'string' },
@@ -194,7 +204,9 @@ function parseOptions(argv: string[]): Options {
   return {
     quick,
     rounds: num('rounds', values.rounds, quick ? 1 : 8, 1, 50),
-    durationS: num('duration', values.duration, quick ? 2 : 3, 1, 600),
+    durationS: num('duration', values.duration, quick ? 1 : 2, 1, 600),
+    windowWarmupS: num('window-warmup', values['window-warmup'], quick ? 0.25 : 0.5, 0, 60),
+    replicas: num('replicas', values.replicas, quick ? 1 : 2, 1, 8),
     warmupS: num('warmup', values.warmup, quick ? 1 : 4, 0, 120),
     connections: num('connections', values.connections, 16, 1, 1024),
     batchSize: num('batch-size', values['batch-size'], 64, 2, 1024),
@@ -335,20 +347,40 @@ function loader(server: RunningServer, w: WorkloadInfo, bodiesFile: string): (du
   return (durationS) => runLoad({ url, connections: w.connections, durationS, bodiesFile, rowsPerRequest: w.rowsPerRequest, ...(w.rate ? { rate: w.rate } : {}) });
 }
 
-/** Loads a running, warm server with one workload for one window and measures it. */
+/**
+ * Loads a running, warm server with one workload for one window and measures it. The window
+ * starts with `opts.windowWarmupS` of unmeasured load; the measurement (CPU time, RSS, scrapes)
+ * starts when the load generator says its measured part has begun.
+ */
 async function measure(server: RunningServer, cfg: ConfigDef, w: WorkloadInfo, bodiesFile: string, opts: Options, round: number): Promise<RunRecord> {
-  const load = loader(server, w, bodiesFile);
   const mbBefore = cfg.id === 'baseline-microbatch' ? await microbatchStats(server) : undefined;
-  const before = readProc(server.pid);
-  const sys0 = systemBusyS();
-  const t0 = performance.now();
-  const rss = startRssSampler(server.pid);
-  const scraper = cfg.scrape ? startScraper(server, w.scrapeIntervalMs) : undefined;
-  const result = await load(opts.durationS);
+  let before: ReturnType<typeof readProc>;
+  let sys0: number | undefined;
+  let t0 = performance.now();
+  let rss: ReturnType<typeof startRssSampler> | undefined;
+  let scraper: ReturnType<typeof startScraper> | undefined;
+  const result = await runLoad(
+    {
+      url: `${server.url}/predict`,
+      connections: w.connections,
+      durationS: opts.durationS,
+      bodiesFile,
+      rowsPerRequest: w.rowsPerRequest,
+      ...(w.rate ? { rate: w.rate } : {}),
+      ...(opts.windowWarmupS > 0 ? { warmupS: opts.windowWarmupS } : {}),
+    },
+    () => {
+      before = readProc(server.pid);
+      sys0 = systemBusyS();
+      t0 = performance.now();
+      rss = startRssSampler(server.pid);
+      if (cfg.scrape) scraper = startScraper(server, w.scrapeIntervalMs);
+    },
+  );
   const wallS = (performance.now() - t0) / 1000;
   const sys1 = systemBusyS();
   const scrapes = (await scraper?.stop()) ?? [];
-  const rssPeakMB = rss.stop();
+  const rssPeakMB = rss?.stop() ?? null;
   const after = readProc(server.pid);
   const cpuS = before && after ? after.cpuS - before.cpuS : null;
   const record: RunRecord = {
@@ -459,17 +491,16 @@ async function main(): Promise<void> {
   const runs: RunRecord[] = [];
   const notes: string[] = [];
 
-  // Every configuration's server runs for the whole benchmark, pinned to the same core, and the
-  // rounds alternate between them window by window: a slow spell of the machine (they last
-  // seconds to minutes on this VM) then hits every configuration alike, and each window is
-  // compared with the baseline windows around it. Only the server under load runs: the others are stopped
-  // (SIGSTOP) once they are quiet, so their timers and background work (span export, runtime
-  // metrics' event-loop sampling) never share the core with the one being measured.
-  const servers = new Map<string, RunningServer>();
+  // Every configuration's servers run for the whole benchmark, pinned to the same core. Only the
+  // server under load runs: the others are stopped (SIGSTOP) once they are quiet, so their
+  // timers and background work (span export, runtime metrics' event-loop sampling) never share
+  // the core with the one being measured.
+  const servers = new Map<string, RunningServer[]>();
+  const all = () => [...servers.values()].flat();
   const stopped = new Set<RunningServer>();
   const runOnly = async (active: RunningServer) => {
-    await settle([...servers.values()].filter((s) => !stopped.has(s)));
-    for (const s of servers.values()) {
+    await settle(all().filter((s) => !stopped.has(s)));
+    for (const s of all()) {
       if (s === active && stopped.has(s)) {
         process.kill(s.pid, 'SIGCONT');
         stopped.delete(s);
@@ -479,31 +510,47 @@ async function main(): Promise<void> {
       }
     }
   };
+  // Each configuration runs as `replicas` processes, which take the rounds in turn: identical
+  // processes differ in speed by a few per cent for their whole life (measured: four baseline
+  // processes under the same load, 0.97-1.03 × of each other), so one process per configuration
+  // would put that luck into its ratio.
+  const replica = (cfg: ConfigDef, round: number) => servers.get(cfg.id)![round % opts.replicas]!;
+  const [base, ...others] = configs;
   try {
     for (const cfg of configs) {
-      log(`starting ${cfg.id}`);
-      const server = await startServer(cfg.spec(sink), 30_000, opts.root);
-      servers.set(cfg.id, server);
-      await runOnly(server);
+      const list: RunningServer[] = [];
+      servers.set(cfg.id, list);
+      for (let k = 0; k < opts.replicas; k++) {
+        log(`starting ${cfg.id}${opts.replicas > 1 ? ` #${k + 1}` : ''}`);
+        const server = await startServer(cfg.spec(sink), 30_000, opts.root);
+        list.push(server);
+        await runOnly(server);
+      }
     }
     for (const w of workloads) {
       for (const cfg of configs) {
-        log(`${w.id}: warming up ${cfg.id}`);
-        await runOnly(servers.get(cfg.id)!);
-        // --quick checks the harness only: one fixed warm-up window.
-        await warmUp(servers.get(cfg.id)!, loader(servers.get(cfg.id)!, w, bodies[w.rowsPerRequest]!), opts.warmupS, opts.quick ? opts.warmupS : WARMUP_MAX_S);
+        for (const server of servers.get(cfg.id)!) {
+          log(`${w.id}: warming up ${cfg.id}`);
+          await runOnly(server);
+          // --quick checks the harness only: one fixed warm-up window.
+          await warmUp(server, loader(server, w, bodies[w.rowsPerRequest]!), opts.warmupS, opts.quick ? opts.warmupS : WARMUP_MAX_S);
+        }
       }
-      // Rounds alternate between the configurations window by window, the order rotated each
-      // round (A B C D, B C D A, ...), so none always runs first and each waits, stopped, just as
-      // long between its windows: a server stopped for longer runs slower afterwards (an A/A test
-      // with the baseline in every other window measured identical copies at 0.87-0.96 ×).
+      // The machine's speed changes within seconds on this VM (the same server's CPU time per
+      // request doubles and recovers), so the baseline is measured between every two windows
+      // (B X B Y B ...) and each window is compared with the baseline windows on either side.
+      // The other configurations' order is rotated each round. A server that was stopped for
+      // long runs slower at first, so every window starts with a short unmeasured load (an A/A
+      // test without it measured an identical copy at 0.87-0.96 ×; the copy in every run checks it).
       const rounds = w.rounds ?? opts.rounds;
       let seq = 0;
       for (let round = 0; round < rounds; round++) {
-        const order = configs.map((_, i) => configs[(i + round) % configs.length]!);
-        for (const cfg of order) {
-          await runOnly(servers.get(cfg.id)!);
-          const rec = { ...(await measure(servers.get(cfg.id)!, cfg, w, bodies[w.rowsPerRequest]!, opts, round)), seq: seq++ };
+        const order = others.map((_, i) => others[(i + round) % others.length]!);
+        const sequence = [base!, ...order.flatMap((cfg) => [cfg, base!])];
+        for (const cfg of sequence) {
+          const server = replica(cfg, round);
+          await runOnly(server);
+          const rec = { ...(await measure(server, cfg, w, bodies[w.rowsPerRequest]!, opts, round)), seq: seq++ };
           runs.push(rec);
           log(
             `${w.id} round ${round + 1}/${rounds} ${cfg.id}: ${Math.round(rec.load.rps)} req/s, p99 ${rec.load.latencyMs.p99.toFixed(2)} ms, ${rec.cpuUsPerRequest?.toFixed(0)} µs/req` +
@@ -514,9 +561,11 @@ async function main(): Promise<void> {
     }
   } finally {
     for (const server of stopped) process.kill(server.pid, 'SIGCONT');
-    for (const [id, server] of servers) {
-      const code = await server.stop();
-      if (code !== 0) notes.push(`${id} exited with code ${code}: ${server.output().slice(-500)}`);
+    for (const [id, list] of servers) {
+      for (const server of list) {
+        const code = await server.stop();
+        if (code !== 0) notes.push(`${id} exited with code ${code}: ${server.output().slice(-500)}`);
+      }
     }
   }
   try {
@@ -531,7 +580,7 @@ async function main(): Promise<void> {
     if (opts.quick) notes.push('--quick: one short round and a shortened soak; this checks the harness, the numbers are not evidence.');
     if (opts.soakS === 0 && !opts.experiment) notes.push('The soak was skipped (--soak 0).');
     notes.push(
-      'All configurations run side by side for the whole benchmark; each is warmed up (until its CPU time per request is stable) before each workload, then rounds alternate between them window by window, the order rotated each round (A B C D, B C D A, ...). Each window is compared with the baseline as interpolated (linearly, in window order) between the baseline windows before and after it; ratios are medians of those per-window ratios.',
+      `All configurations run side by side for the whole benchmark, ${opts.replicas} process(es) each, the processes of a configuration taking the rounds in turn; each process is warmed up (until its CPU time per request is stable) before each workload. In each round the baseline runs between every two windows (B X B Y B ..., the others' order rotated each round), and every window starts with ${opts.windowWarmupS} s of unmeasured load. Each window is compared with the mean of the baseline windows before and after it; ratios are medians of those per-window ratios.`,
     );
     const noisy = summary.filter((a) => (a.otherCores ?? 0) > 0.25);
     if (noisy.length) {
@@ -553,6 +602,8 @@ async function main(): Promise<void> {
         rounds: opts.rounds,
         warmupS: opts.warmupS,
         durationS: opts.durationS,
+        windowWarmupS: opts.windowWarmupS,
+        replicas: opts.replicas,
         connections: opts.connections,
         batchSize: opts.batchSize,
         rate: opts.rate,

@@ -10,7 +10,7 @@ import { NO_QUALITY, type QualityMonitor } from './model/quality.ts';
 import type { Rollouts } from './model/rollout.ts';
 import { parseJsonBody } from './http/json.ts';
 import { jsonBodyGuard, predictionResponse } from './http/predict.ts';
-import { requestMetrics } from './http/request-metrics.ts';
+import { requestMetrics, type FetchHandler } from './http/request-metrics.ts';
 import { requestTracing } from './http/request-tracing.ts';
 import { publicCard } from './model/card.ts';
 import type { ModelStore } from './model/store.ts';
@@ -63,8 +63,6 @@ export function createApp(deps: AppDeps): Hono {
   const routes: string[] = [...ROUTES];
   if (faults) routes.push(FAULTS_ROUTE);
   if (admin) routes.push(ADMIN_MODEL_ROUTE);
-  app.use('*', requestMetrics({ metrics: deps.metrics, routes }));
-  if (deps.tracer) app.use('*', requestTracing({ tracer: deps.tracer, routes }));
   if (faults) {
     app.use('/predict', faults.middleware);
     faults.register(app);
@@ -125,5 +123,11 @@ export function createApp(deps: AppDeps): Hono {
     return c.json(errorBody('internal_error', 'an internal error occurred'), 500);
   });
 
+  // Metrics outermost, so they time and count everything, tracing included; both wrap fetch
+  // rather than being middleware (see request-metrics.ts). app.request() goes through it too.
+  const getPath = (request: Request) => app.getPath(request);
+  let fetch: FetchHandler = app.fetch;
+  if (deps.tracer) fetch = requestTracing({ tracer: deps.tracer, routes, getPath })(fetch);
+  app.fetch = requestMetrics({ metrics: deps.metrics, routes, getPath })(fetch);
   return app;
 }

@@ -1,9 +1,15 @@
 /**
- * Request metrics middleware: counts every request and times it, whatever the outcome. It is
- * the outermost middleware, so errors turned into responses by `onError` and `notFound` are
- * counted with their final status.
+ * Request metrics: counts every request and times it, whatever the outcome, by wrapping the
+ * app's `fetch`. The wrapper sees the final response, so errors turned into responses by
+ * `onError` and `notFound` are counted with their final status.
+ *
+ * Why a fetch wrapper and not a Hono middleware: a `'*'` middleware puts one more async layer
+ * (Hono's `compose` dispatch, with its awaits) in front of every handler, and measured that layer
+ * was the largest single piece of the service's per-request overhead over the telemetry-free
+ * baseline (see docs/benchmark.md). Wrapping `fetch` costs one `then` and leaves `POST
+ * /predict` with the baseline's own handler chain.
  */
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Hono } from 'hono';
 import type { ServiceMetrics } from '../../telemetry/metrics.ts';
 
 /** The `endpoint` label of a request that matched no route. */
@@ -11,15 +17,11 @@ export const UNMATCHED = 'unmatched';
 
 const STANDARD_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 
-/** Options for {@link requestMetrics}. */
-export interface RequestMetricsOptions {
-  metrics: ServiceMetrics;
-  /**
-   * The route templates the app serves. Only these can become `endpoint` values, so no path a
-   * client invents can create a new series.
-   */
-  routes: readonly string[];
-}
+/** An app's `fetch`: what @hono/node-server and `app.request()` call. */
+export type FetchHandler = Hono['fetch'];
+
+/** Something that wraps a {@link FetchHandler} with work of its own. */
+export type FetchWrapper = (fetch: FetchHandler) => FetchHandler;
 
 /** The `method` label: a standard method, or `OTHER` for anything a client makes up. */
 export function methodLabel(method: string): string {
@@ -27,30 +29,61 @@ export function methodLabel(method: string): string {
 }
 
 /**
- * The route template that served a finished request, or undefined when none matched. Call after
- * next(): routePath is then the template of the last handler that ran, and a request no route
- * matched only ran wildcard middleware, whose path is not in `routes`.
+ * The route template that serves `path`, or undefined. The app's routes are all static paths,
+ * so a path is a route exactly when it equals one: a request to a known route with the wrong
+ * method (a 405) is still that route's, and any other path is unmatched. Only these templates
+ * can become label values, so no path a client invents can create a new series.
  */
-export function matchedRoute(c: Context, routes: ReadonlySet<string>): string | undefined {
-  const template = c.req.routePath;
-  return routes.has(template) ? template : undefined;
+export function routeOf(path: string, routes: ReadonlySet<string>): string | undefined {
+  return routes.has(path) ? path : undefined;
 }
 
-/** Creates the middleware. */
-export function requestMetrics(opts: RequestMetricsOptions): MiddlewareHandler {
+/** Options for {@link requestMetrics}. */
+export interface RequestMetricsOptions {
+  metrics: ServiceMetrics;
+  /** The route templates the app serves (static paths). */
+  routes: readonly string[];
+  /**
+   * Reads a request's path as the app's router does (Hono's `app.getPath`: the query cut off,
+   * percent-encoding decoded), so the label is the route the router chose.
+   */
+  getPath: (request: Request) => string;
+}
+
+/** The status recorded for a request whose fetch threw instead of answering. */
+const THREW = 500;
+
+/** Creates the wrapper. */
+export function requestMetrics(opts: RequestMetricsOptions): FetchWrapper {
   const routes: ReadonlySet<string> = new Set(opts.routes);
-  const { metrics } = opts;
-  // Not an async function: Hono's dispatch awaits whatever we return, so chaining on next()'s
-  // promise saves a promise and a suspended frame per request.
-  return function requestMetricsMiddleware(c, next) {
-    const start = performance.now();
-    const record = () => {
-      const endpoint = matchedRoute(c, routes) ?? UNMATCHED;
-      metrics.recordRequest(methodLabel(c.req.method), endpoint, c.res.status, (performance.now() - start) / 1000);
-    };
-    return next().then(record, (err: unknown) => {
-      record();
-      throw err;
-    });
+  const { metrics, getPath } = opts;
+  const record = (request: Request, status: number, start: number) => {
+    const endpoint = routeOf(getPath(request), routes) ?? UNMATCHED;
+    metrics.recordRequest(methodLabel(request.method), endpoint, status, (performance.now() - start) / 1000);
   };
+  return (fetch) =>
+    function meteredFetch(request, env, executionCtx) {
+      const start = performance.now();
+      let res: Response | Promise<Response>;
+      try {
+        res = fetch(request, env, executionCtx);
+      } catch (err) {
+        record(request, THREW, start);
+        throw err;
+      }
+      if (!(res instanceof Promise)) {
+        record(request, res.status, start);
+        return res;
+      }
+      return res.then(
+        (r) => {
+          record(request, r.status, start);
+          return r;
+        },
+        (err: unknown) => {
+          record(request, THREW, start);
+          throw err;
+        },
+      );
+    };
 }
