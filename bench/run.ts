@@ -13,13 +13,14 @@
  *   traces         as default, plus a span per request exported over OTLP/HTTP to a local sink
  * For each workload (single rows and batches of 64 at a fixed concurrency, single rows paced
  * below saturation) every server is warmed up until its CPU time per request is stable, then
- * short windows alternate with the baseline (B X B Y B ..., the others' order rotated each
- * round, the processes of a configuration taking the rounds in turn), each window after half a
- * second of unmeasured load; each window's ratio is against the mean of the baseline windows on
- * either side, and the reported ratio is their median. The load generator (autocannon) is a
+ * each configuration is measured in blocks that alternate it with the baseline (X B X B X B, the
+ * first window unmeasured; the blocks' order rotated each round, the processes of a
+ * configuration taking the rounds in turn), each window after half a second of unmeasured load;
+ * each window's ratio is against the mean of the baseline windows on either side, and the
+ * reported ratio is their median. The load generator (autocannon) is a
  * separate process. Then a soak of the default service checks its RSS.
  *
- *   npm run bench                      # single rows 8 rounds, batch and paced 4, 2 s windows, 60 s soak (≈ 14 min)
+ *   npm run bench                      # single rows 4 rounds, batch and paced 2, 2 s windows, 60 s soak (≈ 14 min)
  *   npm run bench -- --quick           # smoke run: 1 round × 1 s windows, 4 s soak (numbers not evidence)
  *   npm run bench -- --rounds 12 --duration 5 --connections 32 --soak 120 --out /tmp/bench
  *   npm run bench -- --experiment microbatch   # micro-batching prototype at low and high load
@@ -117,11 +118,12 @@ const CONFIGS: Record<string, ConfigDef> = {
 
 const HELP = `usage: node bench/run.ts [options]
   --quick                 short smoke run (1 round, 1 process per configuration, 1 s warm-up, 1 s windows, 4 s soak)
-  --rounds N              interleaved rounds of the single-row workload; the batch and paced
-                          workloads get half as many (default 8)
+  --rounds N              rounds of the single-row workload; a round measures every configuration
+                          in a block of 2 windows alternating with the baseline's; the batch and
+                          paced workloads get half as many rounds (default 4)
   --duration S            seconds of measured load per window (default 2)
   --window-warmup S       seconds of unmeasured load just before each window, on the same
-                          server: undoes the effect of having been stopped (default 0.5)
+                          server (default 0.5)
   --replicas N            server processes per configuration, taking the rounds in turn: a
                           process's own speed varies by a few per cent (default 2; --quick 1)
   --warmup S              least seconds of unmeasured load before each workload; it goes on (in
@@ -203,7 +205,7 @@ function parseOptions(argv: string[]): Options {
   if (values['soak-config'] !== undefined && !CONFIGS[values['soak-config']]) throw new Error(`unknown --soak-config ${values['soak-config']}`);
   return {
     quick,
-    rounds: num('rounds', values.rounds, quick ? 1 : 8, 1, 50),
+    rounds: num('rounds', values.rounds, quick ? 1 : 4, 1, 50),
     durationS: num('duration', values.duration, quick ? 1 : 2, 1, 600),
     windowWarmupS: num('window-warmup', values['window-warmup'], quick ? 0.25 : 0.5, 0, 60),
     replicas: num('replicas', values.replicas, quick ? 1 : 2, 1, 8),
@@ -296,6 +298,9 @@ function startRssSampler(pid: number, ms = 200): { stop: () => number | null } {
 /** Length of one warm-up window, and the most warm-up a workload may take. */
 const WARMUP_WINDOW_S = 2;
 const WARMUP_MAX_S = 30;
+
+/** Measured windows of a configuration per block (see the runner's schedule). */
+const BLOCK_WINDOWS = 2;
 
 /**
  * Loads the server until it is warm: at least `minS` seconds, then until the CPU time per
@@ -537,23 +542,31 @@ async function main(): Promise<void> {
         }
       }
       // The machine's speed changes within seconds on this VM (the same server's CPU time per
-      // request doubles and recovers), so the baseline is measured between every two windows
-      // (B X B Y B ...) and each window is compared with the baseline windows on either side.
-      // The other configurations' order is rotated each round. A server that was stopped for
-      // long runs slower at first, so every window starts with a short unmeasured load (an A/A
-      // test without it measured an identical copy at 0.87-0.96 ×; the copy in every run checks it).
+      // request doubles and recovers), so each configuration X is measured in a block that
+      // alternates it with the baseline, X B X B X B, and each X window is compared with the
+      // baseline windows on either side. A server that has been stopped for long runs slower in
+      // its next window (10-20 % here, even after half a second of load), so the first window
+      // of each block, and the baseline's first of each round, are unmeasured: after those,
+      // both servers of a block are only ever stopped for one window. The blocks' order is
+      // rotated each round.
       const rounds = w.rounds ?? opts.rounds;
       let seq = 0;
       for (let round = 0; round < rounds; round++) {
         const order = others.map((_, i) => others[(i + round) % others.length]!);
-        const sequence = [base!, ...order.flatMap((cfg) => [cfg, base!])];
-        for (const cfg of sequence) {
+        // --quick checks the harness only: no unmeasured windows, one measured window per block.
+        const sequence: { cfg: ConfigDef; measured: boolean }[] = opts.quick ? [] : [{ cfg: base!, measured: false }];
+        for (const cfg of order) {
+          if (!opts.quick) sequence.push({ cfg, measured: false });
+          for (let k = 0; k < (opts.quick ? 1 : BLOCK_WINDOWS); k++) sequence.push({ cfg: base!, measured: true }, { cfg, measured: true });
+          sequence.push({ cfg: base!, measured: true });
+        }
+        for (const { cfg, measured } of sequence) {
           const server = replica(cfg, round);
           await runOnly(server);
           const rec = { ...(await measure(server, cfg, w, bodies[w.rowsPerRequest]!, opts, round)), seq: seq++ };
-          runs.push(rec);
+          if (measured) runs.push(rec);
           log(
-            `${w.id} round ${round + 1}/${rounds} ${cfg.id}: ${Math.round(rec.load.rps)} req/s, p99 ${rec.load.latencyMs.p99.toFixed(2)} ms, ${rec.cpuUsPerRequest?.toFixed(0)} µs/req` +
+            `${w.id} round ${round + 1}/${rounds} ${cfg.id}${measured ? '' : ' (unmeasured)'}: ${Math.round(rec.load.rps)} req/s, p99 ${rec.load.latencyMs.p99.toFixed(2)} ms, ${rec.cpuUsPerRequest?.toFixed(0)} µs/req` +
               (rec.load.non2xx + rec.load.errors ? `, ${rec.load.non2xx + rec.load.errors} failed` : ''),
           );
         }
@@ -580,7 +593,7 @@ async function main(): Promise<void> {
     if (opts.quick) notes.push('--quick: one short round and a shortened soak; this checks the harness, the numbers are not evidence.');
     if (opts.soakS === 0 && !opts.experiment) notes.push('The soak was skipped (--soak 0).');
     notes.push(
-      `All configurations run side by side for the whole benchmark, ${opts.replicas} process(es) each, the processes of a configuration taking the rounds in turn; each process is warmed up (until its CPU time per request is stable) before each workload. In each round the baseline runs between every two windows (B X B Y B ..., the others' order rotated each round), and every window starts with ${opts.windowWarmupS} s of unmeasured load. Each window is compared with the mean of the baseline windows before and after it; ratios are medians of those per-window ratios.`,
+      `All configurations run side by side for the whole benchmark, ${opts.replicas} process(es) each, the processes of a configuration taking the rounds in turn; each process is warmed up (until its CPU time per request is stable) before each workload. In each round every configuration X runs in a block alternating with the baseline (X B X B X B; the block's first window, and the baseline's first of the round, unmeasured, so both servers of a block were stopped for exactly one window before each measured one), the blocks' order rotated each round, and every window starts with ${opts.windowWarmupS} s of unmeasured load. Each window is compared with the mean of the baseline windows before and after it; ratios are medians of those per-window ratios.`,
     );
     const noisy = summary.filter((a) => (a.otherCores ?? 0) > 0.25);
     if (noisy.length) {

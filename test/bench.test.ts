@@ -23,7 +23,7 @@ describe('npm run bench -- --quick', () => {
 
   it('runs every configuration and workload and exits 0', async () => {
     const { code, stdout: so, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, ['bench/run.ts', '--quick', '--soak', '3', '--out', out], { cwd: REPO_ROOT, timeout: 240_000 }, (err, so, se) =>
+      execFile(process.execPath, ['bench/run.ts', '--quick', '--soak', '3', '--out', out], { cwd: REPO_ROOT, timeout: 300_000 }, (err, so, se) =>
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout: so, stderr: se }),
       );
     });
@@ -33,7 +33,7 @@ describe('npm run bench -- --quick', () => {
     expect(results.quick).toBe(true);
     expect(results.configs.map((c) => c.id)).toEqual(CONFIGS);
     expect(results.workloads.map((w) => w.id)).toEqual(WORKLOADS);
-  }, 260_000);
+  }, 320_000);
 
   it('measures throughput, latency, CPU and memory for all 6 configurations × 3 workloads', () => {
     expect(results.summary).toHaveLength(18);
