@@ -20,7 +20,7 @@
  * reported ratio is their median. The load generator (autocannon) is a
  * separate process. Then a soak of the default service checks its RSS.
  *
- *   npm run bench                      # single rows 4 rounds, batch and paced 2, 2 s windows, 60 s soak (≈ 14 min)
+ *   npm run bench                      # single rows 4 rounds, batch and paced 2, 2 s windows, 60 s soak (≈ 25 min)
  *   npm run bench -- --quick           # smoke run: 1 round × 1 s windows, 4 s soak (numbers not evidence)
  *   npm run bench -- --rounds 12 --duration 5 --connections 32 --soak 120 --out /tmp/bench
  *   npm run bench -- --experiment microbatch   # micro-batching prototype at low and high load

@@ -68,7 +68,7 @@ export const INSTRUMENTS = {
     name: 'api_request_duration_seconds',
     kind: 'histogram',
     unit: 's',
-    description: 'HTTP request duration from the first middleware to the response, in seconds.',
+    description: 'HTTP request duration from the app receiving the request to its response, in seconds.',
     labels: ['method', 'endpoint'],
     buckets: LATENCY_BUCKETS_SECONDS,
   },

@@ -1,7 +1,7 @@
 /**
  * Builds and owns the OpenTelemetry SDK: the meter provider with the readers chosen by
  * OTEL_METRICS_EXPORTER, runtime and process metrics, and (only when OTEL_TRACES_EXPORTER asks
- * for it) a tracer provider, whose spans the app's request-tracing middleware makes. Started once, by the preload
+ * for it) a tracer provider, whose spans the app's request tracing (src/http/request-tracing.ts) makes. Started once, by the preload
  * (`register.ts`); the app reaches it through {@link getTelemetry} for `/metrics` and shutdown.
  */
 import { diag, DiagConsoleLogger, DiagLogLevel, metrics, propagation, trace } from '@opentelemetry/api';
@@ -237,7 +237,7 @@ function samplerFor(s: TelemetryConfig['tracesSampler']): Sampler {
 
 /**
  * Starts the tracer provider when a traces exporter is configured. No context manager and no
- * auto-instrumentation: the app's middleware makes the one span per request and passes no
+ * auto-instrumentation: the app's fetch wrapper makes the one span per request and passes no
  * context on (see src/http/request-tracing.ts).
  */
 async function startTracing(config: TelemetryConfig, resource: Resource): Promise<TelemetryHandle> {
