@@ -50,40 +50,54 @@ export interface RequestMetricsOptions {
   getPath: (request: Request) => string;
 }
 
-/** The status recorded for a request whose fetch threw instead of answering. */
+/** The status reported for a request whose fetch threw instead of answering. */
 const THREW = 500;
+
+/**
+ * Calls `fetch` and then `done` with the response's status (500 and the error when it threw or
+ * rejected), returning or throwing exactly what `fetch` did. A synchronous response is reported
+ * synchronously: no promise is added for it.
+ */
+export function observeFetch(
+  fetch: FetchHandler,
+  request: Request,
+  env: Parameters<FetchHandler>[1],
+  executionCtx: Parameters<FetchHandler>[2],
+  done: (status: number, err?: unknown) => void,
+): Response | Promise<Response> {
+  let res: Response | Promise<Response>;
+  try {
+    res = fetch(request, env, executionCtx);
+  } catch (err) {
+    done(THREW, err);
+    throw err;
+  }
+  if (!(res instanceof Promise)) {
+    done(res.status);
+    return res;
+  }
+  return res.then(
+    (r) => {
+      done(r.status);
+      return r;
+    },
+    (err: unknown) => {
+      done(THREW, err);
+      throw err;
+    },
+  );
+}
 
 /** Creates the wrapper. */
 export function requestMetrics(opts: RequestMetricsOptions): FetchWrapper {
   const routes: ReadonlySet<string> = new Set(opts.routes);
   const { metrics, getPath } = opts;
-  const record = (request: Request, status: number, start: number) => {
-    const endpoint = routeOf(getPath(request), routes) ?? UNMATCHED;
-    metrics.recordRequest(methodLabel(request.method), endpoint, status, (performance.now() - start) / 1000);
-  };
   return (fetch) =>
     function meteredFetch(request, env, executionCtx) {
       const start = performance.now();
-      let res: Response | Promise<Response>;
-      try {
-        res = fetch(request, env, executionCtx);
-      } catch (err) {
-        record(request, THREW, start);
-        throw err;
-      }
-      if (!(res instanceof Promise)) {
-        record(request, res.status, start);
-        return res;
-      }
-      return res.then(
-        (r) => {
-          record(request, r.status, start);
-          return r;
-        },
-        (err: unknown) => {
-          record(request, THREW, start);
-          throw err;
-        },
-      );
+      return observeFetch(fetch, request, env, executionCtx, (status) => {
+        const endpoint = routeOf(getPath(request), routes) ?? UNMATCHED;
+        metrics.recordRequest(methodLabel(request.method), endpoint, status, (performance.now() - start) / 1000);
+      });
     };
 }

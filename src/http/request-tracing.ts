@@ -13,7 +13,7 @@
  * Hono middleware layer (see request-metrics.ts).
  */
 import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type TextMapGetter, type Tracer } from '@opentelemetry/api';
-import { methodLabel, routeOf, type FetchWrapper } from './request-metrics.ts';
+import { methodLabel, observeFetch, routeOf, type FetchWrapper } from './request-metrics.ts';
 
 /** Options for {@link requestTracing}. */
 export interface RequestTracingOptions {
@@ -65,34 +65,13 @@ export function requestTracing(opts: RequestTracingOptions): FetchWrapper {
       const span = known
         ? tracer.startSpan(known.name, { kind: SpanKind.SERVER, attributes: known.attributes }, parent)
         : tracer.startSpan(method, { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': path, 'url.scheme': 'http' } }, parent);
-      const end = (status: number, err?: unknown) => {
+      return observeFetch(fetch, request, env, executionCtx, (status, err) => {
         span.setAttribute('http.response.status_code', status);
         if (status >= 500 || err) {
           span.setAttribute('error.type', err instanceof Error ? err.name : String(status));
           span.setStatus({ code: SpanStatusCode.ERROR });
         }
         span.end();
-      };
-      let res: Response | Promise<Response>;
-      try {
-        res = fetch(request, env, executionCtx);
-      } catch (err) {
-        end(500, err);
-        throw err;
-      }
-      if (!(res instanceof Promise)) {
-        end(res.status);
-        return res;
-      }
-      return res.then(
-        (r) => {
-          end(r.status);
-          return r;
-        },
-        (err: unknown) => {
-          end(500, err);
-          throw err;
-        },
-      );
+      });
     };
 }

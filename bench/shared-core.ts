@@ -1,0 +1,86 @@
+/**
+ * A diagnostic beside `npm run bench`: loads several servers *at the same time*, all pinned to
+ * the one server core, and compares their CPU time per request window by window.
+ *
+ * Why: this VM's speed changes within seconds, so two servers measured one after the other can
+ * differ by 20 % for reasons of the machine's, not theirs. Loaded at once, they share the core
+ * (the kernel gives each a fair share) and every window sees the same machine for all of them,
+ * so the ratio of their CPU per request is exact to a per cent or two. It answers "which of these
+ * costs more per request, and by how much"; throughput and latency under sharing mean nothing,
+ * and it is not the issue's in-turn measurement, which `npm run bench` makes.
+ *
+ *   node bench/shared-core.ts                                     # baseline vs default, 8 × 5 s
+ *   node bench/shared-core.ts --configs baseline,baseline,baseline,baseline   # A/A: process to process
+ *   node bench/shared-core.ts --configs default,default@/tmp/old --windows 12 # against a copy of the repo
+ *
+ * A configuration written `id@DIR` runs from the repository copy at DIR.
+ */
+import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { applyPinning, baselineArgs, planPinning, readProc, runLoad, serviceArgs, startServer, writeBodies, type RunningServer, type ServerSpec } from './lib.ts';
+
+const SPECS: Record<string, () => ServerSpec> = {
+  baseline: () => ({ argv: baselineArgs(), env: {} }),
+  'sdk-disabled': () => ({ argv: serviceArgs(), env: { OTEL_SDK_DISABLED: 'true' } }),
+  'no-quality': () => ({ argv: serviceArgs(), env: { MODEL_QUALITY_METRICS: 'false' } }),
+  default: () => ({ argv: serviceArgs(), env: {} }),
+};
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      configs: { type: 'string', default: 'baseline,default' },
+      windows: { type: 'string', default: '8' },
+      duration: { type: 'string', default: '5' },
+      connections: { type: 'string', default: '16' },
+    },
+  });
+  const names = values.configs!.split(',').map((s) => s.trim());
+  for (const n of names) if (!SPECS[n.split('@')[0]!]) throw new Error(`unknown configuration ${n} (known: ${Object.keys(SPECS).join(', ')})`);
+  const windows = Number(values.windows);
+  const durationS = Number(values.duration);
+  // The total concurrency is split between the servers, so the core is saturated as in the bench.
+  const connections = Math.max(2, Math.round(Number(values.connections) / names.length));
+  const pin = planPinning();
+  if (!pin) throw new Error('needs two or more cores and taskset: the servers share one core, the load generators the others');
+  applyPinning(pin);
+  const bodies = join(mkdtempSync(join(tmpdir(), 'shared-core-')), 'bodies.json');
+  writeBodies(bodies, 1, 64);
+
+  const servers: { name: string; server: RunningServer }[] = [];
+  try {
+    for (const name of names) {
+      const [id, dir] = name.split('@');
+      servers.push({ name, server: await startServer(SPECS[id!]!(), 30_000, dir) });
+    }
+    const ratios: number[][] = names.map(() => []);
+    // The first, longer window is the warm-up, not reported.
+    for (let w = -1; w < windows; w++) {
+      const before = servers.map(({ server }) => readProc(server.pid)?.cpuS ?? NaN);
+      const loads = await Promise.all(
+        servers.map(({ server }) => runLoad({ url: `${server.url}/predict`, connections, durationS: w < 0 ? 6 : durationS, bodiesFile: bodies, rowsPerRequest: 1 })),
+      );
+      const cpuUs = servers.map(({ server }, i) => (((readProc(server.pid)?.cpuS ?? NaN) - before[i]!) * 1e6) / loads[i]!.requests);
+      if (w < 0) continue;
+      process.stderr.write(`window ${w + 1}/${windows}: ${servers.map(({ name }, i) => `${name} ${cpuUs[i]!.toFixed(1)} µs/req`).join(' · ')}\n`);
+      cpuUs.forEach((c, i) => ratios[i]!.push(cpuUs[0]! / c));
+    }
+    process.stdout.write(`CPU per request of ${names[0]} ÷ each one's (a throughput-equivalent ratio; ${windows} windows of ${durationS} s, loaded at once):\n`);
+    names.forEach((n, i) => {
+      const r = ratios[i]!;
+      process.stdout.write(`  ${n.padEnd(24)} median ${median(r).toFixed(3)}  range ${Math.min(...r).toFixed(3)}-${Math.max(...r).toFixed(3)}\n`);
+    });
+  } finally {
+    for (const { server } of servers) await server.stop();
+  }
+}
+
+if (import.meta.main) await main();
