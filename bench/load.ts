@@ -57,6 +57,8 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
 async function main(): Promise<void> {
   const opts = JSON.parse(process.argv[2] ?? '{}') as LoadOptions;
   const bodies = JSON.parse(readFileSync(opts.bodiesFile, 'utf8')) as string[];
+  const path = new URL(opts.url).pathname;
+  const requests = bodies.map((body) => ({ method: 'POST' as const, path, body }));
   const run = (durationS: number) =>
     autocannon({
       url: opts.url,
@@ -66,7 +68,7 @@ async function main(): Promise<void> {
       timeout: 10,
       ...(opts.rate ? { overallRate: opts.rate } : {}),
       headers: { 'content-type': 'application/json' },
-      requests: bodies.map((body) => ({ method: 'POST' as const, path: new URL(opts.url).pathname, body })),
+      requests,
     });
   if (opts.warmupS) await run(opts.warmupS);
   process.stdout.write(MEASURING + '\n');

@@ -17,8 +17,8 @@
  * first window unmeasured; the blocks' order rotated each round, the processes of a
  * configuration taking the rounds in turn), each window after half a second of unmeasured load;
  * each window's ratio is against the mean of the baseline windows on either side, and the
- * reported ratio is their median. The load generator (autocannon) is a
- * separate process. Then a soak of the default service checks its RSS.
+ * reported ratio is their median. The load generator (autocannon) is a separate process. Then a
+ * soak of the default service checks its RSS.
  *
  *   npm run bench                      # single rows 4 rounds, batch and paced 2, 2 s windows, 60 s soak (≈ 25 min)
  *   npm run bench -- --quick           # smoke run: 1 round × 1 s windows, 4 s soak (numbers not evidence)
@@ -33,7 +33,7 @@ import { join, resolve } from 'node:path';
 import { Agent, get as httpGet } from 'node:http';
 import { parseArgs } from 'node:util';
 import { applyPinning, baselineArgs, environment, planPinning, readProc, sleep, systemBusyS, ROOT, runLoad, serviceArgs, startServer, writeBodies, type RunningServer, type ServerSpec } from './lib.ts';
-import type { LoadResult } from './load.ts';
+import type { LoadOptions, LoadResult } from './load.ts';
 import { startOtlpSink, type OtlpSink } from './otlp-sink.ts';
 import {
   aggregate,
@@ -346,10 +346,14 @@ async function settle(servers: Iterable<RunningServer>): Promise<void> {
   }
 }
 
+/** The load generator's options for one server and workload. */
+function loadOptions(server: RunningServer, w: WorkloadInfo, bodiesFile: string, durationS: number): LoadOptions {
+  return { url: `${server.url}/predict`, connections: w.connections, durationS, bodiesFile, rowsPerRequest: w.rowsPerRequest, ...(w.rate ? { rate: w.rate } : {}) };
+}
+
 /** The load generator for one server and workload. */
 function loader(server: RunningServer, w: WorkloadInfo, bodiesFile: string): (durationS: number) => Promise<LoadResult> {
-  const url = `${server.url}/predict`;
-  return (durationS) => runLoad({ url, connections: w.connections, durationS, bodiesFile, rowsPerRequest: w.rowsPerRequest, ...(w.rate ? { rate: w.rate } : {}) });
+  return (durationS) => runLoad(loadOptions(server, w, bodiesFile, durationS));
 }
 
 /**
@@ -365,15 +369,7 @@ async function measure(server: RunningServer, cfg: ConfigDef, w: WorkloadInfo, b
   let rss: ReturnType<typeof startRssSampler> | undefined;
   let scraper: ReturnType<typeof startScraper> | undefined;
   const result = await runLoad(
-    {
-      url: `${server.url}/predict`,
-      connections: w.connections,
-      durationS: opts.durationS,
-      bodiesFile,
-      rowsPerRequest: w.rowsPerRequest,
-      ...(w.rate ? { rate: w.rate } : {}),
-      ...(opts.windowWarmupS > 0 ? { warmupS: opts.windowWarmupS } : {}),
-    },
+    { ...loadOptions(server, w, bodiesFile, opts.durationS), ...(opts.windowWarmupS > 0 ? { warmupS: opts.windowWarmupS } : {}) },
     () => {
       before = readProc(server.pid);
       sys0 = systemBusyS();
@@ -474,7 +470,7 @@ async function main(): Promise<void> {
       ]
     : [
         // Scraped once per second, as the issue asks; the paced load five times per second, so
-        // its rounds give enough scrapes for a p99 (4 rounds × 3 s: 60 per port, not 12). The
+        // its rounds give enough scrapes for a p99 (2 rounds × 2 windows × 2 s: 40 per port, not 8). The
         // single-row ratios are the ones near their lines, so they get all the rounds; the batch
         // and paced lines do not hang on pairing, and get half.
         { id: 'single', label: `Single row, ${opts.connections} connections`, rowsPerRequest: 1, connections: opts.connections, scrapeIntervalMs: 1000 },
