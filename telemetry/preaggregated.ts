@@ -124,7 +124,8 @@ export class PreaggregatedHistogram extends Instrument<HistogramState> {
   private readonly bounds: Float64Array;
   constructor(spec: PreaggregatedSpec & { readonly buckets: readonly number[] }) {
     super(spec);
-    this.boundaries = [...spec.buckets];
+    // Frozen and shared by every data point: the exposition keeps its `le` values per array.
+    this.boundaries = Object.freeze([...spec.buckets]);
     this.bounds = Float64Array.from(spec.buckets);
   }
   protected create(attributes: Attributes): HistogramState {
@@ -230,7 +231,7 @@ export class PreaggregatedMetrics {
               endTime: now,
               attributes: s.attributes,
               value: {
-                buckets: { boundaries: [...h.boundaries], counts },
+                buckets: { boundaries: h.boundaries as number[], counts },
                 sum,
                 count,
                 // Min and max are over the series' life: a delta interval's own extremes are not kept.

@@ -6,7 +6,7 @@
  */
 import { diag, DiagConsoleLogger, DiagLogLevel, metrics, propagation, trace } from '@opentelemetry/api';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
-import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { HostMetricsInstrumentation } from '@opentelemetry/instrumentation-host-metrics';
 import { RuntimeInstrumentation } from './runtime.ts';
 import { defaultResource, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
@@ -32,6 +32,7 @@ import {
 } from '@opentelemetry/sdk-trace';
 import { randomUUID } from 'node:crypto';
 import type { OtlpProtocol, TelemetryConfig } from '../src/config.ts';
+import { ExpositionSerializer } from './exposition.ts';
 import { PreaggregatedMetrics } from './preaggregated.ts';
 import { startScrapeServer, type ScrapeServer } from './scrape-server.ts';
 
@@ -118,11 +119,12 @@ function withGaugeTemporality(exporter: PushMetricExporter): PushMetricExporter 
 }
 
 /**
- * Renders a Prometheus exporter's current data as the text exposition: what the scrape port
- * serves, for the API port's `/metrics`. Scope labels are left out, as on the scrape port.
+ * Renders a Prometheus exporter's current data as the text exposition, for both `/metrics`
+ * endpoints: the exporter's own format without scope labels, serialised by
+ * {@link ExpositionSerializer}.
  */
 export function prometheusRenderer(exporter: PrometheusExporter): () => Promise<string> {
-  const serializer = new PrometheusSerializer('', false, undefined, false, true);
+  const serializer = new ExpositionSerializer();
   return async () => {
     const { resourceMetrics, errors } = await exporter.collect();
     if (errors.length) diag.error('metrics collection errors', ...errors);
