@@ -78,8 +78,7 @@ export function createApp(deps: AppDeps): Hono {
     const scores = await model.predict(input.data, input.rows);
     quality.observe(model, input.data, input.rows, scores);
     const { body, positives } = predictionResponse(model, input, scores);
-    const { positive_label: pos, negative_label: neg } = model.card.output;
-    deps.metrics.recordPredictions(model.version, { label: pos, count: positives }, { label: neg, count: input.rows - positives });
+    deps.metrics.recordPredictions(model.version, model.card.output, positives, input.rows - positives);
     return c.json(body);
   });
   app.all('/predict', methodNotAllowed('POST'));

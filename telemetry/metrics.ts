@@ -43,12 +43,22 @@ export interface ServiceMetricsOptions {
   drift?: () => { readonly windowRows: number; readonly reading: DriftReading | undefined } | undefined;
 }
 
+/** A model's two output labels, as its card names them. */
+export interface PredictionLabels {
+  readonly positive_label: string;
+  readonly negative_label: string;
+}
+
 /** The recording facade used by the HTTP layer. */
 export interface ServiceMetrics {
   /** One finished HTTP request. `endpoint` must already be a route template or `unmatched`. */
   recordRequest(method: string, endpoint: string, status: number, seconds: number): void;
-  /** Predictions served by `version`: `positive` rows got the positive label, `negative` the other. */
-  recordPredictions(version: string, positive: { label: string; count: number }, negative: { label: string; count: number }): void;
+  /**
+   * Predictions served by `version`: `positives` rows got `labels.positive_label`, `negatives`
+   * the other (`labels` is the model card's `output`). Plain numbers rather than a pair of
+   * objects: this runs on every request.
+   */
+  recordPredictions(version: string, labels: PredictionLabels, positives: number, negatives: number): void;
   /** The predicted scores of `rows` rows. */
   recordScores(version: string, scores: Float32Array, rows: number): void;
   /** `count` input values of `feature` outside the training range. */
@@ -157,11 +167,11 @@ export function createServiceMetrics(meter: Meter, opts: ServiceMetricsOptions):
       s.count.add(1);
       s.duration.record(seconds);
     },
-    recordPredictions(version, positive, negative) {
+    recordPredictions(version, labels, positives, negatives) {
       // Both series exist (at 0) from the first prediction of a version, so a ratio of the two
       // never lacks its denominator.
-      predictionSeries(version, positive.label).add(positive.count);
-      predictionSeries(version, negative.label).add(negative.count);
+      predictionSeries(version, labels.positive_label).add(positives);
+      predictionSeries(version, labels.negative_label).add(negatives);
     },
     recordScores(version, scores, rows) {
       const series = scoreSeries(version);

@@ -76,7 +76,8 @@ describe('DriftMonitor', () => {
     const row = [...rows[0]!];
     row[col('mean_area')] = card.baseline.features.mean_area!.max * 2;
     row[col('mean_texture')] = -1;
-    m.countOutOfRange(flat([row, row, rows[1]!]), 3);
+    expect(m.countOutOfRange(flat([row, row, rows[1]!]), 3)).toBe(4);
+    expect(m.countOutOfRange(flat([rows[1]!]), 1)).toBe(0);
     const seen: Record<string, number> = {};
     m.drainOutOfRange((j, n) => (seen[m.features[j]!] = n));
     expect(seen).toEqual({ mean_area: 2, mean_texture: 2 });

@@ -55,7 +55,7 @@ describe('requestMetrics (fetch wrapper)', () => {
 });
 
 describe('observeFetch', () => {
-  it('passes the request, env and execution context through and reports the error it saw', async () => {
+  it('passes the request, env and execution context through and reports the request, its state and the error it saw', async () => {
     const seen: unknown[] = [];
     const env = { A: 1 };
     const err = new TypeError('bad');
@@ -63,9 +63,11 @@ describe('observeFetch', () => {
       seen.push(req.url, e);
       return Promise.reject(err);
     };
-    const reports: [number, unknown][] = [];
-    await expect(observeFetch(fetch, new Request('http://x/p'), env, undefined, (s, e) => reports.push([s, e]))).rejects.toBe(err);
+    const reports: [string, string, number, unknown][] = [];
+    const request = new Request('http://x/p');
+    const done = (r: Request, state: string, s: number, e?: unknown) => reports.push([r.url, state, s, e]);
+    await expect(observeFetch(fetch, request, env, undefined, done, 'state')).rejects.toBe(err);
     expect(seen).toEqual(['http://x/p', env]);
-    expect(reports).toEqual([[500, err]]);
+    expect(reports).toEqual([['http://x/p', 'state', 500, err]]);
   });
 });

@@ -12,7 +12,7 @@
  * no context manager. Like request metrics it wraps the app's `fetch` rather than adding a
  * Hono middleware layer (see request-metrics.ts).
  */
-import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type TextMapGetter, type Tracer } from '@opentelemetry/api';
+import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type Span, type TextMapGetter, type Tracer } from '@opentelemetry/api';
 import { methodLabel, observeFetch, routeOf, type FetchWrapper } from './request-metrics.ts';
 
 /** Options for {@link requestTracing}. */
@@ -54,6 +54,14 @@ export function requestTracing(opts: RequestTracingOptions): FetchWrapper {
     }
     return entry;
   };
+  const endSpan = (_request: Request, span: Span, status: number, err?: unknown) => {
+    span.setAttribute('http.response.status_code', status);
+    if (status >= 500 || err) {
+      span.setAttribute('error.type', err instanceof Error ? err.name : String(status));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    span.end();
+  };
   return (fetch) =>
     function tracedFetch(request, env, executionCtx) {
       const path = getPath(request);
@@ -65,13 +73,6 @@ export function requestTracing(opts: RequestTracingOptions): FetchWrapper {
       const span = known
         ? tracer.startSpan(known.name, { kind: SpanKind.SERVER, attributes: known.attributes }, parent)
         : tracer.startSpan(method, { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': path, 'url.scheme': 'http' } }, parent);
-      return observeFetch(fetch, request, env, executionCtx, (status, err) => {
-        span.setAttribute('http.response.status_code', status);
-        if (status >= 500 || err) {
-          span.setAttribute('error.type', err instanceof Error ? err.name : String(status));
-          span.setStatus({ code: SpanStatusCode.ERROR });
-        }
-        span.end();
-      });
+      return observeFetch(fetch, request, env, executionCtx, endSpan, span);
     };
 }

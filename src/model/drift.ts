@@ -76,18 +76,24 @@ export class DriftMonitor {
   /**
    * Counts the values of `rows` rows outside the training min..max. Every row served is counted
    * (the counter is exact), while only a sample of rows may be {@link add}ed to the window.
+   * Returns how many values were out of range, so a caller drains only when there is something.
    */
-  countOutOfRange(data: Float32Array, rows: number): void {
+  countOutOfRange(data: Float32Array, rows: number): number {
     const w = this.#width;
     const min = this.#min;
     const max = this.#max;
     const oor = this.outOfRange;
+    let found = 0;
     for (let r = 0, off = 0; r < rows; r++, off += w) {
       for (let j = 0; j < w; j++) {
         const v = data[off + j]!;
-        if (v < min[j]! || v > max[j]!) oor[j]!++;
+        if (v < min[j]! || v > max[j]!) {
+          oor[j]!++;
+          found++;
+        }
       }
     }
+    return found;
   }
 
   /** Adds the first `rows` rows of `data` (rows × features) and their scores to the window. */

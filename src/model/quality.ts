@@ -76,8 +76,8 @@ export function createQualityMonitor(metrics: ServiceMetrics, opts: QualityOptio
       metrics.recordScores(model.version, scores, rows);
       const w = windowOf(model);
       if (!w) return;
-      w.countOutOfRange(data, rows);
-      w.drainOutOfRange((j, count) => metrics.recordOutOfRange(w.features[j]!, count));
+      // Training-range inputs are the rule: the drain (and its closure) only when some were not.
+      if (w.countOutOfRange(data, rows) > 0) w.drainOutOfRange((j, count) => metrics.recordOutOfRange(w.features[j]!, count));
       const sampled = budget.take(rows);
       if (sampled > 0) w.add(data, sampled, scores);
     },
