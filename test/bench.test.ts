@@ -205,3 +205,23 @@ describe('bench report', () => {
     expect(svg.match(/<rect class="bar"/g)).toHaveLength(summary.length * 2);
   });
 });
+
+describe('bench/in-process.ts', () => {
+  it('serves the baseline and the service in one process, loads each in turn and reports CPU per request and a ratio for each', async () => {
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, ['bench/in-process.ts', '--apps', 'baseline,service', '--rounds', '2', '--duration', '0.5'], { cwd: REPO_ROOT, timeout: 90_000 }, (err, so, se) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout: so, stderr: se }),
+      );
+    });
+    expect(code, stderr).toBe(0);
+    expect(stderr).toMatch(/round 2\/2: baseline [\d.]+ · service [\d.]+ µs\/req/);
+    const line = (name: string) => new RegExp(`^\\s+${name}\\s+median ([\\d.]+) µs/req\\s+ratio median ([\\d.]+)$`, 'm').exec(stdout);
+    const [baseline, service] = [line('baseline'), line('service')];
+    expect(baseline?.[2]).toBe('1.000');
+    // The numbers of a 1-second run are noise: only that each app was loaded and measured.
+    for (const m of [baseline, service]) {
+      expect(Number(m?.[1])).toBeGreaterThan(1);
+      expect(Number(m?.[2])).toBeGreaterThan(0);
+    }
+  }, 100_000);
+});
