@@ -26,38 +26,32 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createBaselineApp } from './baseline-app.ts';
+import { median } from './report.ts';
 import { applyPinning, freePort, planPinning, readProc, ROOT, runLoad, serviceArgs, spawnTracked, writeBodies } from './lib.ts';
-
-/** The median of `xs`. */
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 /** The server side: `node bench/in-process.ts --serve name=port,...`, prints `ready` when listening. */
 async function serveApps(spec: string): Promise<void> {
   const { loadModel } = await import('../src/model/model.ts');
-  const { DEFAULT_MODEL_PATH } = await import('../src/config.ts');
-  const modelPath = join(ROOT, DEFAULT_MODEL_PATH);
-  const model = await loadModel({ modelPath, cardPath: modelPath.replace(/\.onnx$/, '.card.json'), maxBatch: 1024 });
+  const { loadServiceConfig } = await import('../src/config.ts');
+  // The service's defaults (model, card, limits, quality options), as `npm start` gets them.
+  const config = loadServiceConfig({});
+  const model = await loadModel({ modelPath: config.modelPath, cardPath: config.modelCardPath, maxBatch: config.maxBatch, intraOpThreads: config.ortIntraOpThreads });
   for (const entry of spec.split(',')) {
     const [name, port] = entry.split('=') as [string, string];
     const [kind, dir = ROOT] = name.split('@') as [string, string | undefined];
     let fetch;
     if (kind === 'baseline') {
-      fetch = createBaselineApp({ model, maxBodyBytes: 1_048_576 }).fetch;
+      fetch = createBaselineApp({ model, maxBodyBytes: config.maxBodyBytes }).fetch;
     } else {
       // Each copy's own modules, so a variant's request path is its own code.
       const { createApp } = await import(join(dir!, 'src/app.ts'));
       const { createQualityMonitor } = await import(join(dir!, 'src/model/quality.ts'));
-      const { DEFAULT_DRIFT_OPTIONS } = await import(join(dir!, 'src/model/drift.ts'));
       const { ModelStore } = await import(join(dir!, 'src/model/store.ts'));
       const { createServiceMetrics } = await import(join(dir!, 'telemetry/metrics.ts'));
       const { PreaggregatedMetrics } = await import(join(dir!, 'telemetry/preaggregated.ts'));
       const serviceMetrics = createServiceMetrics(metrics.getMeter('inference-api'), { preaggregated: new PreaggregatedMetrics() });
-      const quality = createQualityMonitor(serviceMetrics, { enabled: true, ...DEFAULT_DRIFT_OPTIONS });
-      fetch = createApp({ models: new ModelStore(model), metrics: serviceMetrics, isReady: () => true, quality }).fetch;
+      const quality = createQualityMonitor(serviceMetrics, config.quality);
+      fetch = createApp({ models: new ModelStore(model), metrics: serviceMetrics, isReady: () => true, quality, limits: { maxBodyBytes: config.maxBodyBytes } }).fetch;
     }
     serve({ fetch, port: Number(port), hostname: '127.0.0.1' });
   }

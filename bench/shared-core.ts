@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { median } from './report.ts';
 import { applyPinning, baselineArgs, planPinning, readProc, runLoad, serviceArgs, startServer, writeBodies, type RunningServer, type ServerSpec } from './lib.ts';
 
 const SPECS: Record<string, () => ServerSpec> = {
@@ -26,12 +27,6 @@ const SPECS: Record<string, () => ServerSpec> = {
   'sdk-disabled': () => ({ argv: serviceArgs(), env: { OTEL_SDK_DISABLED: 'true' } }),
   'no-quality': () => ({ argv: serviceArgs(), env: { MODEL_QUALITY_METRICS: 'false' } }),
   default: () => ({ argv: serviceArgs(), env: {} }),
-};
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
 async function main(): Promise<void> {
