@@ -58,6 +58,12 @@ function typeOf(metric: MetricData): PrometheusType {
   }
 }
 
+/** A family's `# HELP`, `# UNIT` (when it has one) and `# TYPE` lines. */
+function header(name: string, help: string, metadata: { unit: string; type: PrometheusType }): string {
+  const unit = metadata.unit ? `\n# UNIT ${name} ${escapeString(metadata.unit)}` : '';
+  return `# HELP ${name} ${escapeString(help)}${unit}\n# TYPE ${name} ${metadata.type}\n`;
+}
+
 /** The warnings already given: a conflict is reported once, not at every scrape. */
 type Conflicts = Set<string>;
 
@@ -178,8 +184,7 @@ export class ExpositionSerializer {
         diag.error(`Unrecognizable DataPointType: ${(metric as { dataPointType: unknown }).dataPointType} for metric "${name}"`);
     }
     if (!writeMetadata) return lines.trim();
-    const unit = metadata.unit ? `\n# UNIT ${name} ${escapeString(metadata.unit)}` : '';
-    return `# HELP ${name} ${escapeString(metadata.help || 'description missing')}${unit}\n# TYPE ${name} ${metadata.type}\n${lines}`.trim();
+    return `${header(name, metadata.help || 'description missing', metadata)}${lines}`.trim();
   }
 
   /** One sample line; `labels` is the label text without braces ('' for none). */
@@ -237,8 +242,6 @@ export class ExpositionSerializer {
   }
 
   #resource(resource: Resource, metadata: NonNullable<Family['metadata']>): string {
-    const unit = metadata.unit ? `\n# UNIT target_info ${escapeString(metadata.unit)}` : '';
-    const line = this.#line('target_info', this.#labelsOf(resource.attributes), 1).trim();
-    return `# HELP target_info ${escapeString(metadata.help)}${unit}\n# TYPE target_info ${metadata.type}\n${line}\n`;
+    return header('target_info', metadata.help, metadata) + this.#line('target_info', this.#labelsOf(resource.attributes), 1);
   }
 }
