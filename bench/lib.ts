@@ -114,8 +114,27 @@ export interface RunningServer {
   stop(ms?: number): Promise<number | null>;
 }
 
-/** Starts a server on free loopback ports and waits until /ready answers 200. */
+/**
+ * Starts a server on free loopback ports and waits until /ready answers 200. `freePort` releases
+ * a port before the server binds it, and meanwhile another socket on the machine (a client's
+ * ephemeral port, another test's server) can take it: a server that reports EADDRINUSE, whether
+ * it exits (the API port) or only logs it (the scrape port), is stopped and started again on new
+ * ports, up to three times.
+ */
 export async function startServer(spec: ServerSpec, timeoutMs = 30_000, cwd?: string): Promise<RunningServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(spec, timeoutMs, cwd);
+    } catch (e) {
+      if (attempt >= 3 || !(e instanceof PortTaken)) throw e;
+    }
+  }
+}
+
+/** A port chosen for the server was taken before it could bind it. */
+class PortTaken extends Error {}
+
+async function startOnce(spec: ServerSpec, timeoutMs: number, cwd: string | undefined): Promise<RunningServer> {
   const port = await freePort();
   const scrapePort = await freePort();
   const env: Record<string, string> = { ...isolatedEnv(port, scrapePort), LOG_LEVEL: 'warn', ...spec.env };
@@ -138,7 +157,12 @@ export async function startServer(spec: ServerSpec, timeoutMs = 30_000, cwd?: st
     await waitHttp(`${url}/ready`, timeoutMs, { name: `server ${spec.argv.join(' ')}`, proc });
   } catch (e) {
     await server.stop();
-    throw new Error(`${(e as Error).message}: ${out}`);
+    const message = `${(e as Error).message}: ${out}`;
+    throw out.includes('EADDRINUSE') ? new PortTaken(message) : new Error(message);
+  }
+  if (out.includes('EADDRINUSE')) {
+    await server.stop();
+    throw new PortTaken(`a port was taken before the server could bind it: ${out}`);
   }
   return server;
 }

@@ -225,3 +225,20 @@ describe('bench/in-process.ts', () => {
     }
   }, 100_000);
 });
+
+describe('bench/lib.ts startServer', () => {
+  it('fails with the EADDRINUSE when the API port or the scrape port it was given is taken (it exits, or only logs it)', async () => {
+    const { createServer } = await import('node:net');
+    const { startServer, serviceArgs } = await import('../bench/lib.ts');
+    const held = createServer();
+    await new Promise<void>((r) => held.listen(0, '127.0.0.1', r));
+    const port = String((held.address() as { port: number }).port);
+    try {
+      // The env pins the port to the held one, so every attempt meets it taken.
+      await expect(startServer({ argv: serviceArgs(), env: { PORT: port } })).rejects.toThrow(/EADDRINUSE/);
+      await expect(startServer({ argv: serviceArgs(), env: { OTEL_EXPORTER_PROMETHEUS_PORT: port } })).rejects.toThrow(/port was taken.*EADDRINUSE/s);
+    } finally {
+      held.close();
+    }
+  }, 60_000);
+});
