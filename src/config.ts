@@ -45,6 +45,8 @@ export interface ServiceConfig {
   /** Bearer token of the admin API; the API is off when unset. */
   readonly adminToken: string | undefined;
   readonly quality: { readonly enabled: boolean; readonly windowRows: number; readonly minRows: number; readonly maxRowsPerSecond: number };
+  /** Renders of the Prometheus exposition before the service reports ready (telemetry/warm-up.ts); 0 skips. */
+  readonly metricsWarmupRenders: number;
 }
 
 /** The OpenTelemetry settings, from the standard OTEL_* variables. */
@@ -203,6 +205,7 @@ export function loadServiceConfig(env: Env = process.env): ServiceConfig {
       minRows: e.int('MODEL_DRIFT_MIN_ROWS', Math.min(200, windowRows), 1, windowRows),
       maxRowsPerSecond: e.int('MODEL_DRIFT_MAX_ROWS_PER_SECOND', DEFAULT_MAX_ROWS_PER_SECOND, 0, 1_000_000),
     },
+    metricsWarmupRenders: e.int('METRICS_WARMUP_RENDERS', 1000, 0, 100_000),
   };
 }
 

@@ -15,6 +15,7 @@ import { createRollouts } from './model/rollout.ts';
 import { ModelStore } from './model/store.ts';
 import { createServiceMetrics } from '../telemetry/metrics.ts';
 import { getTelemetry } from '../telemetry/sdk.ts';
+import { warmUpRender } from '../telemetry/warm-up.ts';
 
 /**
  * The HTTP server's timeouts: slow or idle clients must not hold sockets forever. Node checks
@@ -128,6 +129,11 @@ async function main(): Promise<void> {
     log.error('model failed to load', { err: err instanceof ModelLoadError ? err.message : String(err) });
     await getTelemetry().shutdown();
     process.exit(1);
+  }
+  if (telemetry.renderPrometheus && config.metricsWarmupRenders > 0) {
+    // After the model loaded, so the warm-up renders the model's own series too.
+    const warm = await warmUpRender(telemetry.renderPrometheus, { renders: config.metricsWarmupRenders });
+    log.info('metrics render warmed up', { renders: warm.renders, ms: Math.round(warm.ms) });
   }
   if (!stopping) ready = true;
   log.info('model loaded', { name: models.current!.name, version: models.current!.version, path: config.modelPath });

@@ -10,6 +10,8 @@ describe('service config', () => {
     expect(c.modelPath).toBe(`${PROJECT_ROOT}/models/breast-cancer-v1.0.0.onnx`);
     expect(c.modelCardPath).toBe(`${PROJECT_ROOT}/models/breast-cancer-v1.0.0.card.json`);
     expect(c.faults.enabled).toBe(false);
+    expect(c.metricsWarmupRenders).toBe(1000);
+    expect(loadServiceConfig({ METRICS_WARMUP_RENDERS: '0' }).metricsWarmupRenders).toBe(0);
   });
 
   it('rejects invalid values naming the variable and the form expected', () => {
@@ -20,6 +22,7 @@ describe('service config', () => {
       [{ MAX_BODY_BYTES: 'lots' }, 'MAX_BODY_BYTES'],
       [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
       [{ FAULT_INJECTION_ENABLED: '1' }, 'FAULT_INJECTION_ENABLED'],
+      [{ METRICS_WARMUP_RENDERS: '-1' }, 'METRICS_WARMUP_RENDERS'],
     ];
     for (const [env, variable] of bad) {
       expect(() => loadServiceConfig(env)).toThrow(ConfigError);

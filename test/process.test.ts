@@ -55,6 +55,16 @@ describe('the service started as npm start does (default: Prometheus exporter)',
     expect(sampleValue(scrape, 'api_request_total', { method: 'GET', endpoint: '/metrics', http_status: '200' })).toBe(1);
   });
 
+  it('warms the metrics render up before it reports ready, without counting a scrape', () => {
+    const lines = svc.stdout().trim().split('\n').flatMap((l) => (l.startsWith('{') ? [JSON.parse(l)] : []));
+    const warm = lines.findIndex((l) => l.msg === 'metrics render warmed up');
+    expect(warm).toBeGreaterThanOrEqual(0);
+    // 1,000 renders (METRICS_WARMUP_RENDERS' default), or as many as fit in the 2 s cap.
+    const { renders, ms } = lines[warm];
+    expect(renders === 1000 || (renders > 0 && ms >= 2000)).toBe(true);
+    expect(lines.findIndex((l) => l.msg === 'model loaded')).toBeGreaterThan(warm);
+  });
+
   it('exposes every instrument of the table and every listed runtime metric', async () => {
     // Enough rows for the drift window to report (MODEL_DRIFT_MIN_ROWS, 200), one out of range.
     expect((await post(svc, { instances: rows.slice(0, 250) })).status).toBe(200);
@@ -94,6 +104,8 @@ describe('exporter selection by OTEL_* variables', () => {
       const res = await fetch(`${svc.url}/metrics`);
       expect(res.status).toBe(404);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('metrics_disabled');
+      // No Prometheus render, so nothing to warm up.
+      expect(svc.stdout()).not.toContain('metrics render warmed up');
     } finally {
       expect(await svc.stop()).toBe(0);
     }
