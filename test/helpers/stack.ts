@@ -1,5 +1,5 @@
 /** Shared pieces of the live-stack tests: a fast-profile stack on free ports, load, timings. */
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLoad, type LoadOptions, type LoadSummary } from '../../scripts/lib/loadgen.ts';
@@ -17,27 +17,48 @@ export interface DrillStack {
   close(): Promise<void>;
 }
 
-/** Starts Alertmanager, Prometheus and the API (fast profile) on free ports. */
+/**
+ * Starts Alertmanager, Prometheus and the API (fast profile) on free ports. `freePort` releases a
+ * port before the process binds it, and another socket can take it meanwhile: a start that
+ * failed because a port was in use (the processes' logs say so) is tried again on new ports, up
+ * to three times, as the benchmark's `startServer` does.
+ */
 export async function startDrillStack(apiEnv: Record<string, string> = {}): Promise<DrillStack> {
   const hook = await startWebhookReceiver();
-  const ports = { api: await freePort(), scrape: await freePort(), prometheus: await freePort(), alertmanager: await freePort() };
-  const stack = await startStack({
-    dataDir: mkdtempSync(join(tmpdir(), 'stack-')),
-    ports,
-    profile: 'fast',
-    webhookUrl: hook.url,
-    apiEnv: { LOG_LEVEL: 'warn', FAULT_INJECTION_ENABLED: 'true', ...apiEnv },
-  });
-  return {
-    stack,
-    hook,
-    api: `http://127.0.0.1:${ports.api}`,
-    prom: `http://127.0.0.1:${ports.prometheus}`,
-    async close() {
-      await stack.stop();
+  for (let attempt = 1; ; attempt++) {
+    const ports = { api: await freePort(), scrape: await freePort(), prometheus: await freePort(), alertmanager: await freePort() };
+    const dataDir = mkdtempSync(join(tmpdir(), 'stack-'));
+    let stack: Stack;
+    try {
+      stack = await startStack({
+        dataDir,
+        ports,
+        profile: 'fast',
+        webhookUrl: hook.url,
+        apiEnv: { LOG_LEVEL: 'warn', FAULT_INJECTION_ENABLED: 'true', ...apiEnv },
+      });
+    } catch (err) {
+      if (attempt < 3 && portWasTaken(join(dataDir, 'logs'))) continue;
       await hook.close();
-    },
-  };
+      throw err;
+    }
+    return {
+      stack,
+      hook,
+      api: `http://127.0.0.1:${ports.api}`,
+      prom: `http://127.0.0.1:${ports.prometheus}`,
+      async close() {
+        await stack.stop();
+        await hook.close();
+      },
+    };
+  }
+}
+
+/** Whether a process of a failed stack start logged that its port was in use. */
+export function portWasTaken(logDir: string): boolean {
+  if (!existsSync(logDir)) return false;
+  return readdirSync(logDir).some((f) => /EADDRINUSE|address already in use/.test(readFileSync(join(logDir, f), 'utf8')));
 }
 
 /** Runs load in the background until `stop()`. */

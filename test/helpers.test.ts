@@ -1,0 +1,33 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { startService } from './helpers/service.ts';
+import { portWasTaken } from './helpers/stack.ts';
+
+describe('test helpers: ports taken between freePort and the bind', () => {
+  it('startService retries, then fails with the EADDRINUSE, when the API port or the scrape port is taken', async () => {
+    const held = createServer();
+    await new Promise<void>((r) => held.listen(0, '127.0.0.1', r));
+    const port = String((held.address() as { port: number }).port);
+    try {
+      // The env pins the port to the held one, so every attempt meets it taken.
+      await expect(startService({ env: { PORT: port } })).rejects.toThrow(/EADDRINUSE/);
+      await expect(startService({ env: { OTEL_EXPORTER_PROMETHEUS_PORT: port } })).rejects.toThrow(/port was taken.*EADDRINUSE/s);
+    } finally {
+      held.close();
+    }
+  }, 60_000);
+
+  it('startDrillStack retries only when a process logged that its port was in use', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'logs-'));
+    expect(portWasTaken(join(dir, 'missing'))).toBe(false);
+    const logs = join(dir, 'logs');
+    mkdirSync(logs);
+    writeFileSync(join(logs, 'api.log'), '{"level":"info","msg":"listening"}\n');
+    expect(portWasTaken(logs)).toBe(false);
+    writeFileSync(join(logs, 'prometheus.log'), 'level=ERROR msg="Unable to start web listener" err="listen tcp 127.0.0.1:9090: bind: address already in use"\n');
+    expect(portWasTaken(logs)).toBe(true);
+  });
+});
