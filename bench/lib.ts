@@ -83,7 +83,7 @@ export function spawnTracked(args: string[], opts: { env: Record<string, string>
   return proc;
 }
 
-import { exitOf, freePort, isolatedEnv, startArgs as serviceArgs, stopChild, waitHttp } from '../scripts/lib/proc.ts';
+import { awaitStart, exitOf, freePort, isolatedEnv, retryIfPortTaken, startArgs as serviceArgs, stopChild, waitHttp } from '../scripts/lib/proc.ts';
 
 export { freePort, serviceArgs };
 
@@ -115,24 +115,12 @@ export interface RunningServer {
 }
 
 /**
- * Starts a server on free loopback ports and waits until /ready answers 200. `freePort` releases
- * a port before the server binds it, and meanwhile another socket on the machine (a client's
- * ephemeral port, another test's server) can take it: a server that reports EADDRINUSE, whether
- * it exits (the API port) or only logs it (the scrape port), is stopped and started again on new
- * ports, up to three times.
+ * Starts a server on free loopback ports and waits until /ready answers 200; a start whose port
+ * was taken before the server bound it is made again on new ports (`retryIfPortTaken`).
  */
 export async function startServer(spec: ServerSpec, timeoutMs = 30_000, cwd?: string): Promise<RunningServer> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startOnce(spec, timeoutMs, cwd);
-    } catch (e) {
-      if (attempt >= 3 || !(e instanceof PortTaken)) throw e;
-    }
-  }
+  return retryIfPortTaken(() => startOnce(spec, timeoutMs, cwd));
 }
-
-/** A port chosen for the server was taken before it could bind it. */
-class PortTaken extends Error {}
 
 async function startOnce(spec: ServerSpec, timeoutMs: number, cwd: string | undefined): Promise<RunningServer> {
   const port = await freePort();
@@ -153,17 +141,7 @@ async function startOnce(spec: ServerSpec, timeoutMs: number, cwd: string | unde
     output: () => out,
     stop: (ms = 15_000) => stopChild(proc, exited, 'SIGTERM', ms),
   };
-  try {
-    await waitHttp(`${url}/ready`, timeoutMs, { name: `server ${spec.argv.join(' ')}`, proc });
-  } catch (e) {
-    await server.stop();
-    const message = `${(e as Error).message}: ${out}`;
-    throw out.includes('EADDRINUSE') ? new PortTaken(message) : new Error(message);
-  }
-  if (out.includes('EADDRINUSE')) {
-    await server.stop();
-    throw new PortTaken(`a port was taken before the server could bind it: ${out}`);
-  }
+  await awaitStart(waitHttp(`${url}/ready`, timeoutMs, { name: `server ${spec.argv.join(' ')}`, proc }), () => out, () => server.stop());
   return server;
 }
 

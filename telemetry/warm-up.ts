@@ -6,8 +6,8 @@
  * runs once per scrape, every 15-60 s under Prometheus, so left alone the collection and the
  * serializer run in V8's unoptimised tiers for most of the process's life. Rendering a thousand
  * times up front (about 0.3 s of CPU, once) gets them compiled before the first real scrape.
- * Measured under 2,000 req/s with scrapes every 200 ms: render p50 1.4 → 1.0 ms and p99 2.6-7.5 →
- * 1.6-1.7 ms (docs/benchmark.md).
+ * Measured under 2,000 req/s with scrapes every 200 ms, four 20 s phases: render p50 1.28-1.45 →
+ * 1.03-1.07 ms, p99 2.6-7.5 → 1.6-3.8 ms (docs/benchmark.md).
  */
 
 /** Options for {@link warmUpRender}. */

@@ -3,10 +3,29 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { PortTakenError, retryIfPortTaken } from '../scripts/lib/proc.ts';
 import { startService } from './helpers/service.ts';
 import { portWasTaken } from './helpers/stack.ts';
 
 describe('test helpers: ports taken between freePort and the bind', () => {
+  it('retryIfPortTaken starts again only after a taken port, three runs at most', async () => {
+    let runs = 0;
+    await expect(retryIfPortTaken(async () => {
+      runs++;
+      throw new PortTakenError('taken');
+    })).rejects.toThrow('taken');
+    expect(runs).toBe(3);
+    runs = 0;
+    await expect(retryIfPortTaken(async () => {
+      runs++;
+      throw new Error('model missing');
+    })).rejects.toThrow('model missing');
+    expect(runs).toBe(1);
+    runs = 0;
+    expect(await retryIfPortTaken(async () => (++runs < 2 ? Promise.reject(new PortTakenError('taken')) : 'up'))).toBe('up');
+    expect(runs).toBe(2);
+  });
+
   it('startService retries, then fails with the EADDRINUSE, when the API port or the scrape port is taken', async () => {
     const held = createServer();
     await new Promise<void>((r) => held.listen(0, '127.0.0.1', r));

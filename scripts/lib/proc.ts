@@ -18,6 +18,46 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** A start whose port, chosen with {@link freePort}, was taken by another socket before the process bound it. */
+export class PortTakenError extends Error {}
+
+/**
+ * Runs `start` again while it throws {@link PortTakenError}, up to `attempts` runs in all.
+ * `freePort` releases a port before the process binds it, and meanwhile another socket on the
+ * machine (a client's ephemeral port, another test's server) can take it; `start` picks new
+ * ports each time.
+ */
+export async function retryIfPortTaken<T>(start: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (e) {
+      if (attempt >= attempts || !(e instanceof PortTakenError)) throw e;
+    }
+  }
+}
+
+/**
+ * Waits for a started service's `ready` and tells a port taken from any other failure. The
+ * service exits on an EADDRINUSE on its API port (`ready` fails) and only logs one on its scrape
+ * port (`ready` succeeds), so both are read from its `output`. On any failure the service is
+ * stopped and the error carries its output.
+ */
+export async function awaitStart(ready: Promise<void>, output: () => string, stop: () => Promise<unknown>): Promise<void> {
+  let failure: Error | undefined;
+  try {
+    await ready;
+  } catch (e) {
+    failure = e as Error;
+  }
+  const out = output();
+  const taken = out.includes('EADDRINUSE');
+  if (failure === undefined && !taken) return;
+  await stop();
+  const message = `${failure?.message ?? 'a port was taken before the service could bind it'}: ${out}`;
+  throw taken ? new PortTakenError(message) : new Error(message);
+}
+
 /** The node arguments of `npm start`, read from package.json so no caller can drift from it. */
 export function startArgs(): string[] {
   const script = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start as string;

@@ -1,6 +1,6 @@
 /** Spawns the service exactly as `npm start` does, on free ports, for process-level tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { exitOf, freePort, isolatedEnv, startArgs as startCommand, stopChild, waitHttp } from '../../scripts/lib/proc.ts';
+import { awaitStart, exitOf, freePort, isolatedEnv, retryIfPortTaken, startArgs as startCommand, stopChild, waitHttp } from '../../scripts/lib/proc.ts';
 import { REPO_ROOT } from './tools.ts';
 
 export { freePort, startArgs as startCommand } from '../../scripts/lib/proc.ts';
@@ -29,25 +29,15 @@ export interface StartServiceOptions {
 }
 
 /**
- * Starts the service with `env` on top of a minimal environment. `freePort` releases a port
- * before the service binds it, and another socket can take it meanwhile: a service that reports
- * EADDRINUSE (it exits for the API port, and only logs it for the scrape port) is started again
- * on new ports, up to three times, as the benchmark's `startServer` does. Without `waitReady`
- * there is nothing to wait for, so nothing is retried.
+ * Starts the service with `env` on top of a minimal environment. Waiting until ready (the
+ * default), a start whose port was taken before the service bound it is made again on new ports
+ * (`retryIfPortTaken`); without waiting there is nothing to tell, so nothing is retried.
  */
 export async function startService(opts: StartServiceOptions = {}): Promise<RunningService> {
-  for (let attempt = 1; ; attempt++) {
-    const svc = await startOnce(opts);
-    if (opts.waitReady === false) return svc.service;
-    if (svc.failure === undefined && !svc.service.stdout().includes('EADDRINUSE') && !svc.service.stderr().includes('EADDRINUSE')) return svc.service;
-    await svc.service.stop();
-    const output = svc.service.stderr() + svc.service.stdout();
-    if (attempt < 3 && output.includes('EADDRINUSE')) continue;
-    throw new Error(`${svc.failure?.message ?? 'a port was taken before the service could bind it'}: ${output}`);
-  }
+  return retryIfPortTaken(() => startOnce(opts));
 }
 
-async function startOnce(opts: StartServiceOptions): Promise<{ service: RunningService; failure?: Error }> {
+async function startOnce(opts: StartServiceOptions): Promise<RunningService> {
   const port = await freePort();
   const scrapePort = await freePort();
   const env: Record<string, string> = { ...isolatedEnv(port, scrapePort), ...opts.env };
@@ -58,7 +48,7 @@ async function startOnce(opts: StartServiceOptions): Promise<{ service: RunningS
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const exited = exitOf(proc);
   const url = `http://127.0.0.1:${port}`;
-  const service: RunningService = {
+  const svc: RunningService = {
     proc,
     port,
     scrapePort,
@@ -68,11 +58,8 @@ async function startOnce(opts: StartServiceOptions): Promise<{ service: RunningS
     exited,
     stop: (ms = 15_000) => stopChild(proc, exited, 'SIGTERM', ms),
   };
-  if (opts.waitReady === false) return { service };
-  try {
-    await waitHttp(`${url}/ready`, opts.timeoutMs ?? 20_000, { name: 'service', proc });
-    return { service };
-  } catch (e) {
-    return { service, failure: e as Error };
+  if (opts.waitReady !== false) {
+    await awaitStart(waitHttp(`${url}/ready`, opts.timeoutMs ?? 20_000, { name: 'service', proc }), () => err + out, () => svc.stop());
   }
+  return svc;
 }

@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, exist
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLoad, type LoadOptions, type LoadSummary } from '../../scripts/lib/loadgen.ts';
+import { PortTakenError, retryIfPortTaken } from '../../scripts/lib/proc.ts';
 import { startStack, type Stack } from '../../scripts/lib/stack.ts';
 import { freePort } from './service.ts';
 import { REPO_ROOT } from './tools.ts';
@@ -18,40 +19,39 @@ export interface DrillStack {
 }
 
 /**
- * Starts Alertmanager, Prometheus and the API (fast profile) on free ports. `freePort` releases a
- * port before the process binds it, and another socket can take it meanwhile: a start that
- * failed because a port was in use (the processes' logs say so) is tried again on new ports, up
- * to three times, as the benchmark's `startServer` does.
+ * Starts Alertmanager, Prometheus and the API (fast profile) on free ports. A start that failed
+ * because a port was in use (a process's log says so) is made again on new ports
+ * (`retryIfPortTaken`).
  */
 export async function startDrillStack(apiEnv: Record<string, string> = {}): Promise<DrillStack> {
   const hook = await startWebhookReceiver();
-  for (let attempt = 1; ; attempt++) {
-    const ports = { api: await freePort(), scrape: await freePort(), prometheus: await freePort(), alertmanager: await freePort() };
-    const dataDir = mkdtempSync(join(tmpdir(), 'stack-'));
-    let stack: Stack;
-    try {
-      stack = await startStack({
+  try {
+    return await retryIfPortTaken(async () => {
+      const ports = { api: await freePort(), scrape: await freePort(), prometheus: await freePort(), alertmanager: await freePort() };
+      const dataDir = mkdtempSync(join(tmpdir(), 'stack-'));
+      const stack = await startStack({
         dataDir,
         ports,
         profile: 'fast',
         webhookUrl: hook.url,
         apiEnv: { LOG_LEVEL: 'warn', FAULT_INJECTION_ENABLED: 'true', ...apiEnv },
+      }).catch((err: Error) => {
+        throw portWasTaken(join(dataDir, 'logs')) ? new PortTakenError(`a port was taken before the stack could bind it: ${err.message}`) : err;
       });
-    } catch (err) {
-      if (attempt < 3 && portWasTaken(join(dataDir, 'logs'))) continue;
-      await hook.close();
-      throw err;
-    }
-    return {
-      stack,
-      hook,
-      api: `http://127.0.0.1:${ports.api}`,
-      prom: `http://127.0.0.1:${ports.prometheus}`,
-      async close() {
-        await stack.stop();
-        await hook.close();
-      },
-    };
+      return {
+        stack,
+        hook,
+        api: `http://127.0.0.1:${ports.api}`,
+        prom: `http://127.0.0.1:${ports.prometheus}`,
+        async close() {
+          await stack.stop();
+          await hook.close();
+        },
+      };
+    });
+  } catch (err) {
+    await hook.close();
+    throw err;
   }
 }
 
