@@ -95,6 +95,16 @@ export function baselineArgs(): string[] {
   return [...serviceArgs().filter((a) => /^--(max|min)-semi-space-size=/.test(a)), 'bench/baseline-server.ts'];
 }
 
+/**
+ * The baseline server under the telemetry preload (`--import ./telemetry/register.ts`): the SDK
+ * runs as in the service (readers, runtime and process metrics, the scrape port) while the app
+ * records nothing, so it measures what the running SDK costs a process apart from the requests'
+ * own recording. A diagnostic configuration (`bench/shared-core.ts`, `bench/profile.ts`).
+ */
+export function baselineWithSdkArgs(): string[] {
+  return ['--import', './telemetry/register.ts', ...baselineArgs()];
+}
+
 /** A server under test. */
 export interface ServerSpec {
   /** Node arguments (script and flags). */

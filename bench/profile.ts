@@ -6,6 +6,7 @@
  *
  *   node bench/profile.ts                                  # the default service, single rows
  *   node bench/profile.ts --config baseline --workload batch --duration 20
+ *   node bench/profile.ts --config baseline+sdk            # the baseline under the telemetry preload
  *   node bench/profile.ts --analyse some.cpuprofile        # only analyse an existing profile
  *   node bench/profile.ts --root /tmp/copy                 # profile a modified copy of the repo
  *
@@ -14,7 +15,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { applyPinning, baselineArgs, planPinning, ROOT, runLoad, serviceArgs, startServer, writeBodies } from './lib.ts';
+import { applyPinning, baselineArgs, baselineWithSdkArgs, planPinning, ROOT, runLoad, serviceArgs, startServer, writeBodies } from './lib.ts';
 import { startOtlpSink } from './otlp-sink.ts';
 
 interface CallFrame {
@@ -177,11 +178,13 @@ async function main(): Promise<void> {
     default: {},
     'quality-off': { MODEL_QUALITY_METRICS: 'false' },
     traces: { OTEL_TRACES_EXPORTER: 'otlp' },
+    'baseline+sdk': {},
   };
   const sink = values.config === 'traces' ? await startOtlpSink() : undefined;
   if (sink) env.traces!.OTEL_EXPORTER_OTLP_ENDPOINT = sink.url;
   if (!env[values.config!]) throw new Error(`unknown --config ${values.config}`);
-  const argv = [...prof, ...(values.config === 'baseline' ? baselineArgs() : serviceArgs())];
+  const serverArgs = { baseline: baselineArgs, 'baseline+sdk': baselineWithSdkArgs }[values.config!] ?? serviceArgs;
+  const argv = [...prof, ...serverArgs()];
   const rows = values.workload === 'batch' ? 64 : 1;
   const bodiesFile = join(dir, 'bodies.json');
   writeBodies(bodiesFile, rows, rows === 1 ? 64 : 8);

@@ -12,6 +12,7 @@
  *   node bench/shared-core.ts                                     # baseline vs default, 8 × 5 s
  *   node bench/shared-core.ts --configs baseline,baseline,baseline,baseline   # A/A: process to process
  *   node bench/shared-core.ts --configs default,default@/tmp/old --windows 12 # against a copy of the repo
+ *   node bench/shared-core.ts --configs baseline,baseline+sdk-disabled,baseline+sdk,baseline,baseline+sdk-disabled,baseline+sdk
  *
  * A configuration written `id@DIR` runs from the repository copy at DIR.
  */
@@ -20,13 +21,17 @@ import { join } from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { median } from './report.ts';
-import { applyPinning, baselineArgs, planPinning, readProc, runLoad, serviceArgs, startServer, writeBodies, type RunningServer, type ServerSpec } from './lib.ts';
+import { applyPinning, baselineArgs, baselineWithSdkArgs, planPinning, readProc, runLoad, serviceArgs, startServer, writeBodies, type RunningServer, type ServerSpec } from './lib.ts';
 
 const SPECS: Record<string, () => ServerSpec> = {
   baseline: () => ({ argv: baselineArgs(), env: {} }),
   'sdk-disabled': () => ({ argv: serviceArgs(), env: { OTEL_SDK_DISABLED: 'true' } }),
   'no-quality': () => ({ argv: serviceArgs(), env: { MODEL_QUALITY_METRICS: 'false' } }),
   default: () => ({ argv: serviceArgs(), env: {} }),
+  // The baseline app under the telemetry preload: what the running SDK costs a process whose
+  // requests record nothing (its module graph alone, with OTEL_SDK_DISABLED=true).
+  'baseline+sdk': () => ({ argv: baselineWithSdkArgs(), env: {} }),
+  'baseline+sdk-disabled': () => ({ argv: baselineWithSdkArgs(), env: { OTEL_SDK_DISABLED: 'true' } }),
 };
 
 async function main(): Promise<void> {

@@ -226,6 +226,30 @@ describe('bench/in-process.ts', () => {
   }, 100_000);
 });
 
+describe('bench/runtime-toggle.ts', () => {
+  it('switches the event-loop-delay monitor and the GC observer inside one server and reports each mode against none', async () => {
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, ['bench/runtime-toggle.ts', '--rounds', '2', '--duration', '0.5', '--warmup', '1'], { cwd: REPO_ROOT, timeout: 90_000 }, (err, so, se) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout: so, stderr: se }),
+      );
+    });
+    expect(code, stderr).toBe(0);
+    // Every other round runs the modes in reverse order.
+    expect(stderr).toMatch(/round 1\/2: none [\d.]+ · eld [\d.]+ · gc [\d.]+ · eld\+gc [\d.]+ µs\/req/);
+    expect(stderr).toMatch(/round 2\/2: eld\+gc [\d.]+ · gc [\d.]+ · eld [\d.]+ · none [\d.]+ µs\/req/);
+    // The switches reached the server: its monitor sampled the loop while it was on (every 10 ms
+    // for about 2 s of `eld` and `eld+gc` windows).
+    const seen = /recorded while on: (\d+) event-loop-delay samples, (\d+) GC entries/.exec(stderr);
+    expect(Number(seen?.[1])).toBeGreaterThan(20);
+    for (const mode of ['none', 'eld', 'gc', 'eld\\+gc']) {
+      const m = new RegExp(`^\\s+${mode}\\s+median ([\\d.]+) µs/req\\s+× none ([\\d.]+)`, 'm').exec(stdout);
+      expect(Number(m?.[1]), mode).toBeGreaterThan(1);
+      expect(Number(m?.[2]), mode).toBeGreaterThan(0);
+    }
+    expect(stdout).toMatch(/^\s+none\s+median [\d.]+ µs\/req\s+× none 1\.000/m);
+  }, 100_000);
+});
+
 describe('bench/lib.ts startServer', () => {
   it('fails with the EADDRINUSE when the API port or the scrape port it was given is taken (it exits, or only logs it)', async () => {
     const { createServer } = await import('node:net');
