@@ -27,7 +27,7 @@ import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createBaselineApp } from './baseline-app.ts';
 import { median } from './report.ts';
-import { applyPinning, freePort, planPinning, readProc, ROOT, runLoad, serviceArgs, spawnTracked, writeBodies } from './lib.ts';
+import { applyPinning, freePort, planPinning, ROOT, runLoad, runMeasuredLoad, serviceArgs, spawnTracked, writeBodies } from './lib.ts';
 
 /** The server side: `node bench/in-process.ts --serve name=port,...`, prints `ready` when listening. */
 async function serveApps(spec: string): Promise<void> {
@@ -91,16 +91,14 @@ async function main(): Promise<void> {
     proc.once('exit', (code) => reject(new Error(`server exited (${code}): ${err}`)));
   });
   try {
-    const load = (i: number, s: number, onMeasuring?: () => void) =>
-      runLoad({ url: `http://127.0.0.1:${ports[i]}/predict`, connections, durationS: s, warmupS: onMeasuring ? 0.5 : 0, bodiesFile, rowsPerRequest: 1 }, onMeasuring);
-    for (let i = 0; i < names.length; i++) await load(i, 4);
+    const target = (i: number) => ({ url: `http://127.0.0.1:${ports[i]}/predict`, connections, bodiesFile, rowsPerRequest: 1 });
+    for (let i = 0; i < names.length; i++) await runLoad({ ...target(i), durationS: 4 });
     const cpuUs: number[][] = names.map(() => []);
     for (let r = 0; r < rounds; r++) {
       for (let k = 0; k < names.length; k++) {
         const i = (k + r) % names.length;
-        let before = NaN;
-        const res = await load(i, durationS, () => (before = readProc(proc.pid!)?.cpuS ?? NaN));
-        cpuUs[i]!.push((((readProc(proc.pid!)?.cpuS ?? NaN) - before) * 1e6) / res.requests);
+        const { cpuUsPerRequest } = await runMeasuredLoad(proc.pid!, { ...target(i), durationS, warmupS: 0.5 });
+        cpuUs[i]!.push(cpuUsPerRequest);
       }
       process.stderr.write(`round ${r + 1}/${rounds}: ${names.map((n, i) => `${n} ${cpuUs[i]!.at(-1)!.toFixed(1)}`).join(' · ')} µs/req\n`);
     }

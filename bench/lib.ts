@@ -182,6 +182,17 @@ export async function runLoad(opts: LoadOptions, onMeasuring?: () => void): Prom
   return JSON.parse(line) as LoadResult;
 }
 
+/**
+ * Runs `runLoad(opts)` against the server `pid` and returns its result with the server's CPU time
+ * per request (user + system, µs) over the measured part of the load: read when the load
+ * generator says the measured load starts (after `opts.warmupS`) and when it has ended.
+ */
+export async function runMeasuredLoad(pid: number, opts: LoadOptions): Promise<{ load: LoadResult; cpuUsPerRequest: number }> {
+  let before = NaN;
+  const load = await runLoad(opts, () => (before = readProc(pid)?.cpuS ?? NaN));
+  return { load, cpuUsPerRequest: (((readProc(pid)?.cpuS ?? NaN) - before) * 1e6) / load.requests };
+}
+
 /** Clock ticks per second, for /proc/PID/stat CPU times. */
 export const CLK_TCK = (() => {
   try {

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { median } from './report.ts';
-import { applyPinning, baselineArgs, planPinning, readProc, runLoad, startServer, writeBodies } from './lib.ts';
+import { applyPinning, baselineArgs, planPinning, runLoad, runMeasuredLoad, startServer, writeBodies } from './lib.ts';
 
 const MODES = ['none', 'eld', 'gc', 'eld+gc'] as const;
 
@@ -41,7 +41,8 @@ async function main(): Promise<void> {
   writeBodies(bodies, 1, 64);
   writeFileSync(modeFile, 'none');
   const server = await startServer({ argv: ['--import', './bench/runtime-toggle-preload.ts', ...baselineArgs()], env: { RUNTIME_TOGGLE_FILE: modeFile } });
-  const load = (s: number) => runLoad({ url: `${server.url}/predict`, connections, durationS: s, bodiesFile: bodies, rowsPerRequest: 1 });
+  const target = { url: `${server.url}/predict`, connections, bodiesFile: bodies, rowsPerRequest: 1 };
+  const load = (s: number) => runLoad({ ...target, durationS: s });
   const cpuUs: Record<string, number[]> = Object.fromEntries(MODES.map((m) => [m, []]));
   try {
     await load(Number(values.warmup)); // V8 optimises the request path first
@@ -51,10 +52,8 @@ async function main(): Promise<void> {
       for (const mode of order) {
         writeFileSync(modeFile, mode);
         process.kill(server.pid, 'SIGUSR2');
-        await load(0.5); // unmeasured: the switch settles
-        const before = readProc(server.pid)!.cpuS;
-        const { requests } = await load(durationS);
-        const us = ((readProc(server.pid)!.cpuS - before) * 1e6) / requests;
+        // Half a second of unmeasured load first, while the switch settles.
+        const { cpuUsPerRequest: us } = await runMeasuredLoad(server.pid, { ...target, durationS, warmupS: 0.5 });
         cpuUs[mode]!.push(us);
         line.push(`${mode} ${us.toFixed(1)}`);
       }

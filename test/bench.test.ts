@@ -11,6 +11,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './helpers/tools.ts';
 import { aggregate, evaluateBudget, formatSvg, type BenchResults, type RunRecord, type ScrapeSample } from '../bench/report.ts';
 
+/** Runs a bench script with this Node from the repository root; its exit code and output. */
+function runScript(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, args, { cwd: REPO_ROOT, timeout: timeoutMs }, (err, so, se) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout: so, stderr: se }),
+    );
+  });
+}
+
 const CONFIGS = ['baseline', 'baseline-copy', 'sdk-disabled', 'no-quality', 'default', 'traces'];
 const WORKLOADS = ['single', 'batch', 'paced'];
 
@@ -22,11 +31,7 @@ describe('npm run bench -- --quick', () => {
   let results: BenchResults;
 
   it('runs every configuration and workload and exits 0', async () => {
-    const { code, stdout: so, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, ['bench/run.ts', '--quick', '--soak', '3', '--out', out], { cwd: REPO_ROOT, timeout: 300_000 }, (err, so, se) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout: so, stderr: se }),
-      );
-    });
+    const { code, stdout: so, stderr } = await runScript(['bench/run.ts', '--quick', '--soak', '3', '--out', out], 300_000);
     stdout = so;
     expect(code, stderr).toBe(0);
     results = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as BenchResults;
@@ -208,11 +213,7 @@ describe('bench report', () => {
 
 describe('bench/in-process.ts', () => {
   it('serves the baseline and the service in one process, loads each in turn and reports CPU per request and a ratio for each', async () => {
-    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, ['bench/in-process.ts', '--apps', 'baseline,service', '--rounds', '2', '--duration', '0.5'], { cwd: REPO_ROOT, timeout: 90_000 }, (err, so, se) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout: so, stderr: se }),
-      );
-    });
+    const { code, stdout, stderr } = await runScript(['bench/in-process.ts', '--apps', 'baseline,service', '--rounds', '2', '--duration', '0.5'], 90_000);
     expect(code, stderr).toBe(0);
     expect(stderr).toMatch(/round 2\/2: baseline [\d.]+ · service [\d.]+ µs\/req/);
     const line = (name: string) => new RegExp(`^\\s+${name}\\s+median ([\\d.]+) µs/req\\s+ratio median ([\\d.]+)$`, 'm').exec(stdout);
@@ -228,11 +229,7 @@ describe('bench/in-process.ts', () => {
 
 describe('bench/runtime-toggle.ts', () => {
   it('switches the event-loop-delay monitor and the GC observer inside one server and reports each mode against none', async () => {
-    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, ['bench/runtime-toggle.ts', '--rounds', '2', '--duration', '0.5', '--warmup', '1'], { cwd: REPO_ROOT, timeout: 90_000 }, (err, so, se) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout: so, stderr: se }),
-      );
-    });
+    const { code, stdout, stderr } = await runScript(['bench/runtime-toggle.ts', '--rounds', '2', '--duration', '0.5', '--warmup', '1'], 90_000);
     expect(code, stderr).toBe(0);
     // Every other round runs the modes in reverse order.
     expect(stderr).toMatch(/round 1\/2: none [\d.]+ · eld [\d.]+ · gc [\d.]+ · eld\+gc [\d.]+ µs\/req/);
