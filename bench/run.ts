@@ -18,10 +18,11 @@
  * configuration taking the rounds in turn), each window after half a second of unmeasured load;
  * each window's ratio is against the mean of the baseline windows on either side, and the
  * reported ratio is their median. The load generator (autocannon) is a separate process. Then a
- * soak of the default service checks its RSS.
+ * scrape phase times `/metrics` on a fresh default service under the paced load (300 scrapes
+ * per port in 60 s, for the budget's p99), and a soak of the default service checks its RSS.
  *
- *   npm run bench                      # single rows 4 rounds, batch and paced 2, 2 s windows, 60 s soak (≈ 25 min)
- *   npm run bench -- --quick           # smoke run: 1 round × 1 s windows, 4 s soak (numbers not evidence)
+ *   npm run bench                      # single rows 4 rounds, batch and paced 2, 2 s windows, 60 s scrape phase, 60 s soak (≈ 27 min)
+ *   npm run bench -- --quick           # smoke run: 1 round × 1 s windows, 3 s scrape phase, 4 s soak (numbers not evidence)
  *   npm run bench -- --rounds 12 --duration 5 --connections 32 --soak 120 --out /tmp/bench
  *   npm run bench -- --experiment microbatch   # micro-batching prototype at low and high load
  *
@@ -46,6 +47,7 @@ import {
   type ConfigInfo,
   type RunRecord,
   type ScrapeSample,
+  type ScrapePhaseResult,
   type SoakResult,
   type WorkloadInfo,
 } from './report.ts';
@@ -132,6 +134,9 @@ const HELP = `usage: node bench/run.ts [options]
   --batch-size N          rows per batch request (default 64)
   --rate N                requests/s of the paced single-row workload, where scrapes and p99 are
                           measured below saturation (default 2000; --quick 1000; 0 skips it)
+  --scrape S              seconds of the scrape-latency phase: a fresh default service under the
+                          paced load, both /metrics ports scraped every 200 ms, for the budget's
+                          scrape p99 (default 60; --quick 3; 0 skips it, or --rate 0)
   --soak S                seconds of the RSS soak at the default configuration; 0 skips (default 60)
   --soak-warmup S         warm-up before the soak's first RSS reading (default 10)
   --soak-config ID        configuration of the soak (default: default)
@@ -151,6 +156,7 @@ interface Options {
   connections: number;
   batchSize: number;
   rate: number;
+  scrapeS: number;
   soakS: number;
   soakWarmupS: number;
   soakConfig: string;
@@ -174,6 +180,7 @@ function parseOptions(argv: string[]): Options {
       connections: { type: 'string' },
       'batch-size': { type: 'string' },
       rate: { type: 'string' },
+      scrape: { type: 'string' },
       soak: { type: 'string' },
       'soak-warmup': { type: 'string' },
       'soak-config': { type: 'string' },
@@ -213,6 +220,7 @@ function parseOptions(argv: string[]): Options {
     connections: num('connections', values.connections, 16, 1, 1024),
     batchSize: num('batch-size', values['batch-size'], 64, 2, 1024),
     rate: num('rate', values.rate, quick ? 1000 : 2000, 0, 1_000_000),
+    scrapeS: experiment ? 0 : num('scrape', values.scrape, quick ? 3 : 60, 0, 3600),
     soakS: experiment ? 0 : num('soak', values.soak, quick ? 4 : 60, 0, 3600),
     soakWarmupS: num('soak-warmup', values['soak-warmup'], quick ? 1 : 10, 0, 600),
     soakConfig: values['soak-config'] ?? 'default',
@@ -408,6 +416,40 @@ async function microbatchStats(server: RunningServer): Promise<{ calls: number; 
   return (await (await fetch(`${server.url}/bench/microbatch`)).json()) as { calls: number; rows: number };
 }
 
+/** Seconds of paced load before the scrape phase's measurement; scrapes every this many ms. */
+const SCRAPE_PHASE_WARMUP_S = 10;
+const SCRAPE_PHASE_INTERVAL_MS = 200;
+
+/**
+ * The scrape-latency phase: a fresh default service (as users run it: started, warmed up by its
+ * own start-up, never stopped) under the paced single-row load, both /metrics ports and the
+ * `/health` control scraped every 200 ms without a break. See {@link ScrapePhaseResult}.
+ */
+async function scrapePhase(opts: Options, bodiesFile: string, sink: OtlpSink | undefined): Promise<ScrapePhaseResult> {
+  const cfg = CONFIGS.default!;
+  const server = await startServer(cfg.spec(sink), 30_000, opts.root);
+  try {
+    const warmupS = opts.quick ? 1 : SCRAPE_PHASE_WARMUP_S;
+    const load = { url: `${server.url}/predict`, connections: opts.connections, bodiesFile, rowsPerRequest: 1, rate: opts.rate, durationS: opts.scrapeS, warmupS };
+    // The scraper starts with the measured load (the load generator's mark), not before it.
+    let scraper: ReturnType<typeof startScraper> | undefined;
+    const result = await runLoad(load, () => (scraper = startScraper(server, SCRAPE_PHASE_INTERVAL_MS)));
+    const scrapes = (await scraper?.stop()) ?? [];
+    return {
+      config: cfg.id,
+      rate: opts.rate,
+      warmupS,
+      durationS: opts.scrapeS,
+      intervalMs: SCRAPE_PHASE_INTERVAL_MS,
+      load: result,
+      scrape: scrapeStats(scrapes),
+      shortened: opts.scrapeS < 60,
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
 /** The soak: the default service under single-row load, RSS after warm-up vs at the end. */
 async function soak(opts: Options, bodiesFile: string, sink: OtlpSink | undefined): Promise<SoakResult> {
   const cfg = CONFIGS.default!;
@@ -578,6 +620,11 @@ async function main(): Promise<void> {
     }
   }
   try {
+    let scrapeResult: ScrapePhaseResult | undefined;
+    if (opts.scrapeS > 0 && opts.rate > 0 && configs.some((c) => c.id === 'default')) {
+      log(`scrape phase: default configuration, ${opts.rate} req/s paced, ${opts.scrapeS} s`);
+      scrapeResult = await scrapePhase(opts, bodies[1] ?? join(tmp, 'missing'), sink);
+    }
     let soakResult: SoakResult | undefined;
     if (opts.soakS > 0) {
       log(`soak: ${opts.soakConfig} configuration, ${opts.soakWarmupS} s warm-up + ${opts.soakS} s`);
@@ -616,6 +663,7 @@ async function main(): Promise<void> {
         connections: opts.connections,
         batchSize: opts.batchSize,
         rate: opts.rate,
+        scrapeS: opts.scrapeS,
         soakS: opts.soakS,
         pinned: pinning ? `server on core ${pinning.server}, everything else on ${pinning.others}` : 'no',
       },
@@ -626,6 +674,7 @@ async function main(): Promise<void> {
       runs,
       summary,
       ...(soakResult ? { soak: soakResult } : {}),
+      ...(scrapeResult ? { scrapePhase: scrapeResult } : {}),
       ...(sink ? { sink: { requests: sink.stats.requests, bytes: sink.stats.bytes } } : {}),
       notes,
     };

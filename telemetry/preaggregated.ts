@@ -98,9 +98,12 @@ class HistogramState implements HistogramSeries {
 /** The series of one instrument, keyed by the caller's binding; attributes are frozen copies. */
 abstract class Instrument<S> {
   readonly spec: PreaggregatedSpec;
+  /** Built once: every collection passes the same object, as the SDK's storages do. */
+  readonly descriptor: MetricDescriptor;
   readonly series: S[] = [];
-  constructor(spec: PreaggregatedSpec) {
+  constructor(spec: PreaggregatedSpec, type: InstrumentType) {
     this.spec = spec;
+    this.descriptor = descriptor(spec, type);
   }
   /** A new series for `attributes`. Callers bind each label set once and keep the series. */
   bind(attributes: Attributes): S {
@@ -113,6 +116,9 @@ abstract class Instrument<S> {
 
 /** A monotonic counter. */
 export class PreaggregatedCounter extends Instrument<CounterState> {
+  constructor(spec: PreaggregatedSpec) {
+    super(spec, InstrumentType.COUNTER);
+  }
   protected create(attributes: Attributes): CounterState {
     return new CounterState(attributes);
   }
@@ -123,7 +129,7 @@ export class PreaggregatedHistogram extends Instrument<HistogramState> {
   readonly boundaries: readonly number[];
   private readonly bounds: Float64Array;
   constructor(spec: PreaggregatedSpec & { readonly buckets: readonly number[] }) {
-    super(spec);
+    super(spec, InstrumentType.HISTOGRAM);
     // Frozen and shared by every data point: the exposition keeps its `le` values per array.
     this.boundaries = Object.freeze([...spec.buckets]);
     this.bounds = Float64Array.from(spec.buckets);
@@ -197,21 +203,21 @@ export class PreaggregatedMetrics {
                 start = lastCollect ?? s.start;
               }
             }
-            dataPoints.push({ startTime: start, endTime: now, attributes: s.attributes, value });
+            dataPoints.push({ attributes: s.attributes, startTime: start, endTime: now, value });
           }
           if (dataPoints.length === 0) continue;
           metrics.push({
-            descriptor: descriptor(c.spec),
+            descriptor: c.descriptor,
             aggregationTemporality: counterTemporality,
             dataPointType: DataPointType.SUM,
-            isMonotonic: true,
             dataPoints,
+            isMonotonic: true,
           });
         }
         for (const h of this.histograms) {
           const dataPoints: DataPoint<Histogram>[] = [];
           for (const s of h.series) {
-            let counts = Array.from(s.counts);
+            let counts = smiCounts(s.counts);
             let { sum, count } = s;
             let start = s.start;
             const hasMinMax = s.count > 0;
@@ -226,22 +232,24 @@ export class PreaggregatedMetrics {
                 start = lastCollect ?? s.start;
               }
             }
+            // Min and max are over the series' life: a delta interval's own extremes are not kept.
+            const minMax = hasMinMax && histogramTemporality === AggregationTemporality.CUMULATIVE;
             dataPoints.push({
+              attributes: s.attributes,
               startTime: start,
               endTime: now,
-              attributes: s.attributes,
               value: {
-                buckets: { boundaries: h.boundaries as number[], counts },
+                min: minMax ? s.min : undefined,
+                max: minMax ? s.max : undefined,
                 sum,
+                buckets: { boundaries: h.boundaries as number[], counts },
                 count,
-                // Min and max are over the series' life: a delta interval's own extremes are not kept.
-                ...(hasMinMax && histogramTemporality === AggregationTemporality.CUMULATIVE ? { min: s.min, max: s.max } : {}),
               },
             });
           }
           if (dataPoints.length === 0) continue;
           metrics.push({
-            descriptor: descriptor(h.spec),
+            descriptor: h.descriptor,
             aggregationTemporality: histogramTemporality,
             dataPointType: DataPointType.HISTOGRAM,
             dataPoints,
@@ -258,6 +266,21 @@ export class PreaggregatedMetrics {
   }
 }
 
-function descriptor(spec: PreaggregatedSpec): MetricDescriptor {
-  return { name: spec.name, unit: spec.unit, description: spec.description, valueType: ValueType.DOUBLE };
+/**
+ * The descriptor, with the fields and field order of the SDK's own (`createInstrumentDescriptor`):
+ * the serializers then see one object shape for every metric, whichever produced it. A second
+ * shape made V8 throw away optimised render code the first time real traffic's series were
+ * collected (a "wrong map" deoptimisation of `#name` in `exposition.ts`, seen with
+ * `--trace-deopt`), code the start-up warm-up had compiled without them.
+ */
+function descriptor(spec: PreaggregatedSpec, type: InstrumentType): MetricDescriptor {
+  const d = { name: spec.name, type, description: spec.description, unit: spec.unit, valueType: ValueType.DOUBLE, advice: {} };
+  return d;
+}
+
+/** A plain array of the counts, as the SDK's histograms hold them (small integers, not doubles). */
+function smiCounts(counts: Float64Array): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < counts.length; i++) out.push(counts[i]!);
+  return out;
 }

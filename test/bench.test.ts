@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './helpers/tools.ts';
-import { aggregate, evaluateBudget, formatSvg, type BenchResults, type RunRecord, type ScrapeSample } from '../bench/report.ts';
+import { aggregate, evaluateBudget, formatSvg, scrapeStats, type BenchResults, type RunRecord, type ScrapeSample } from '../bench/report.ts';
 
 /** Runs a bench script with this Node from the repository root; its exit code and output. */
 function runScript(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -88,6 +88,22 @@ describe('npm run bench -- --quick', () => {
     for (const b of results.budget!) expect(typeof b.pass, b.id).toBe('boolean');
     expect(results.soak!.shortened).toBe(true);
     expect(results.soak!.rssEndMB).toBeGreaterThan(0);
+  });
+
+  it('runs the (shortened) scrape phase, and judges the scrape line on it', () => {
+    const phase = results.scrapePhase!;
+    expect([phase.config, phase.shortened, phase.intervalMs]).toEqual(['default', true, 200]);
+    expect(phase.load.non2xx + phase.load.errors).toBe(0);
+    for (const port of ['api', 'scrape'] as const) {
+      // 3 s at one scrape of each port every 200 ms; a slow machine may fit fewer.
+      expect(phase.scrape![port]!.n, port).toBeGreaterThanOrEqual(5);
+      expect(phase.scrape![port]!.failed).toBe(0);
+      expect(phase.scrape![port]!.serverP99Ms).toBeGreaterThan(0);
+    }
+    const line = results.budget!.find((b) => b.id === 'scrape-p99')!;
+    expect(line.text).toContain(`over ${phase.durationS} s of single-row load paced at ${phase.rate} req/s`);
+    expect(line.note).toContain('in the interleaved paced windows');
+    expect(readFileSync(join(out, 'summary.md'), 'utf8')).toMatch(/## Scrape latency/);
   });
 
   it('prints a table and writes a markdown summary and an SVG chart', () => {
@@ -194,6 +210,24 @@ describe('bench report', () => {
     const again = rerun.find((b) => b.id === 'scrape-p99')!;
     expect([again.pass, again.measured]).toEqual([true, '0.80 ms']);
     expect(again.note).toContain('p99 12.0 ms');
+
+    // With a scrape phase, the line is judged on it; the windows' figure becomes a note.
+    const phaseScrapes: ScrapeSample[] = [];
+    for (let i = 0; i < 100; i++) {
+      phaseScrapes.push({ port: 'api', ms: 2, serverMs: i === 99 ? 9 : 1 + i / 100, bytes: 5000, status: 200 });
+      phaseScrapes.push({ port: 'scrape', ms: 1.5, serverMs: 0.7, bytes: 5000, status: 200 });
+      phaseScrapes.push({ port: 'health', ms: 0.5, serverMs: null, bytes: 15, status: 200 });
+    }
+    const withPhase = evaluateBudget({
+      summary,
+      quick: false,
+      baseline: 'baseline',
+      scrapePhase: { config: 'default', rate: 2000, warmupS: 10, durationS: 20, intervalMs: 200, load: load(2000, 2), scrape: scrapeStats(phaseScrapes), shortened: false },
+    }).find((b) => b.id === 'scrape-p99')!;
+    // Nearest rank: the 99th of 100 api renders (1.98 ms), not the one slow render (9 ms).
+    expect([withPhase.pass, withPhase.measured]).toEqual([true, '1.98 ms']);
+    expect(withPhase.text).toContain('100 scrapes per port over 20 s of single-row load paced at 2000 req/s');
+    expect(withPhase.note).toContain('saturated closed-loop load: render p99 5.50 ms');
     const svg = formatSvg({
       version: 1,
       mode: 'main',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AggregationTemporality, DataPointType, MeterProvider, type HistogramMetricData, type SumMetricData } from '@opentelemetry/sdk-metrics';
+import { AggregationTemporality, DataPointType, MeterProvider, type HistogramMetricData, type MetricData, type SumMetricData } from '@opentelemetry/sdk-metrics';
 import { PrometheusPullExporter, prometheusRenderer } from '../telemetry/sdk.ts';
 import { PreaggregatedMetrics } from '../telemetry/preaggregated.ts';
 import { INSTRUMENTS } from '../telemetry/instruments.ts';
@@ -89,5 +89,35 @@ describe('pre-aggregated instruments', () => {
       { name: 'c_total', temporality: AggregationTemporality.CUMULATIVE, values: [['a', 4], ['b', 5]] },
       { name: 'h', temporality: AggregationTemporality.CUMULATIVE, values: [[3, 9, [1, 1, 1]]] },
     ]);
+  });
+
+  it("produce objects of the SDK's own shapes: the same keys in the same order at every level", async () => {
+    // The render code is compiled for the shapes it has seen; a second shape for the same
+    // thing (a data point with its keys in another order) deoptimises it (see preaggregated.ts).
+    const reader = new PrometheusPullExporter({ preventServerStart: true, withoutScopeInfo: true });
+    const provider = new MeterProvider({ readers: [reader] });
+    const meter = provider.getMeter('inference-api');
+    meter.createCounter('c').add(1, { k: 'a' });
+    meter.createHistogram('h', { advice: { explicitBucketBoundaries: [1, 2] } }).record(0.5, { k: 'a' });
+    const pre = new PreaggregatedMetrics();
+    pre.counter({ name: 'c', unit: '', description: '' }).bind({ k: 'a' }).add(1);
+    pre.histogram({ name: 'h', unit: '', description: '', buckets: [1, 2] }).bind({ k: 'a' }).record(0.5);
+    const byName = async (collect: () => Promise<{ resourceMetrics: { scopeMetrics: { metrics: MetricData[] }[] } }>) =>
+      new Map((await collect()).resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).map((m) => [m.descriptor.name, m]));
+    const fromSdk = await byName(() => reader.collect());
+    const fromPre = await byName(() => pre.producer().collect());
+    // Keys in order, recursively, of plain objects; arrays by their first element.
+    const shape = (v: unknown): unknown => {
+      if (Array.isArray(v)) return v.length ? [shape(v[0])] : [];
+      if (typeof v !== 'object' || v === null) return typeof v;
+      if (Object.isFrozen(v)) return 'frozen'; // attribute sets: read by entries, never by key
+      return Object.fromEntries(Object.keys(v).map((k) => [k, k === 'advice' ? 'advice' : shape((v as Record<string, unknown>)[k])]));
+    };
+    for (const name of ['c', 'h']) {
+      const [a, b] = [fromSdk.get(name)!, fromPre.get(name)!];
+      const loose = (m: MetricData) => ({ ...m, dataPoints: m.dataPoints.map((d) => ({ ...d, attributes: Object.freeze({ ...d.attributes }) })) });
+      expect(JSON.stringify(shape(loose(b)))).toBe(JSON.stringify(shape(loose(a))));
+    }
+    await provider.shutdown();
   });
 });
