@@ -181,7 +181,7 @@ describe('bench report', () => {
     ];
     const summary = aggregate(runs, configs, workloads, 'baseline');
     const def = summary.find((a) => a.config === 'default' && a.workload === 'single')!;
-    expect(def.rps).toBe(950);
+    expect(def.rps).toBe(953);
     expect(def.ratio.rps).toBeCloseTo(0.95);
     expect(def.ratio.p99).toBeCloseTo(1.1);
     const budget = evaluateBudget({ summary, quick: false, baseline: 'baseline' });
@@ -259,6 +259,61 @@ describe('bench/in-process.ts', () => {
       expect(Number(m?.[2])).toBeGreaterThan(0);
     }
   }, 100_000);
+});
+
+describe('bench/instructions.ts parsers', () => {
+  // A main-thread dump as callgrind writes it with --dump-instr=yes --compress-pos=no
+  // --compress-strings=no: native functions by name, V8's generated code by address.
+  const dump = [
+    'positions: instr line',
+    'events: Ir',
+    'desc: Trigger: dump measured',
+    'thread: 1',
+    'summary: 1000',
+    'ob=/usr/bin/node',
+    'fl=???',
+    'fn=Builtins_LoadIC',
+    '0x100 0 30',
+    '0x104 0 20',
+    'fn=0x00001000',
+    '0x1000 0 400',
+    '0x1010 0 100',
+    'cfn=Builtins_LoadIC',
+    'calls=5 0x100 0',
+    '0x1014 0 50',
+    '0x1020 0 7',
+    "fn=0x00001000'2",
+    '0x1030 0 3',
+    'fn=???',
+    '0x2000 0 300',
+    '0x9000 0 93',
+    'totals: 1000',
+  ].join('\n');
+  const perfMap = '2000 100 JS:*\'observe file:///src/model/quality.ts:75:12\n1000 80 JS:+\'handler file:///src/app.ts:73:35\n';
+
+  it('reads the trigger, thread and instruction total of a dump', async () => {
+    const { parseCallgrindPart, perRequest } = await import('../bench/instructions.ts');
+    const part = parseCallgrindPart(dump);
+    expect(part).toEqual({ trigger: 'dump measured', thread: 1, instructions: 1000 });
+    const other = { trigger: 'dump measured', thread: 3, instructions: 500 };
+    expect(perRequest('default', [part, other], 10)).toEqual({ config: 'default', requests: 10, mainPerRequest: 100, otherPerRequest: 50 });
+  });
+
+  it('gives each instruction to its native function or, through the perf map, to its JavaScript function, counting calls once', async () => {
+    const { attribute, parsePerfMap } = await import('../bench/instructions.ts');
+    const map = parsePerfMap(perfMap);
+    expect(map.map((e) => e.start)).toEqual([0x1000, 0x2000]);
+    const counts = attribute(dump, map);
+    expect(Object.fromEntries(counts)).toEqual({
+      Builtins_LoadIC: 50,
+      // 400 + 100 + 7 + 3: the call's inclusive 50 is the callee's, already counted there.
+      "JS:+'handler file:///src/app.ts:73:35": 510,
+      "JS:*'observe file:///src/model/quality.ts:75:12": 300,
+      // Past the end of every code object in the map.
+      '[unknown]': 93,
+    });
+    expect([...counts.values()].reduce((a, b) => a + b, 0)).toBe(953);
+  });
 });
 
 describe('bench/runtime-toggle.ts', () => {
