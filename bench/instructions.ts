@@ -192,8 +192,8 @@ async function measure(
     const prefix = `${name}.${proc.pid}.out.`;
     const dumps = readdirSync(opts.dir)
       .filter((f) => f.startsWith(prefix))
-      .map((f) => ({ file: join(opts.dir, f), text: readFileSync(join(opts.dir, f), 'utf8') }))
-      .map((d) => ({ ...d, part: parseCallgrindPart(d.text) }))
+      .map((f) => readFileSync(join(opts.dir, f), 'utf8'))
+      .map((text) => ({ text, part: parseCallgrindPart(text) }))
       .filter((d) => d.part.trigger === `dump ${MARK}`);
     if (dumps.length === 0) throw new Error(`no dump of ${name} in ${opts.dir}`);
     const count = perRequest(name, dumps.map((d) => d.part), measured.requests);
