@@ -181,7 +181,7 @@ describe('bench report', () => {
     ];
     const summary = aggregate(runs, configs, workloads, 'baseline');
     const def = summary.find((a) => a.config === 'default' && a.workload === 'single')!;
-    expect(def.rps).toBe(953);
+    expect(def.rps).toBe(950);
     expect(def.ratio.rps).toBeCloseTo(0.95);
     expect(def.ratio.p99).toBeCloseTo(1.1);
     const budget = evaluateBudget({ summary, quick: false, baseline: 'baseline' });
