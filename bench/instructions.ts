@@ -23,12 +23,12 @@
  *
  * Needs `valgrind` (with `callgrind_control`) on PATH; not run by the tests (its parsers are).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { baselineArgs, baselineWithSdkArgs, freePort, ROOT, runLoad, serviceArgs, writeBodies } from './lib.ts';
+import { baselineArgs, baselineWithSdkArgs, freePort, ROOT, runLoad, serviceArgs, spawnTracked, writeBodies } from './lib.ts';
 import { exitOf, isolatedEnv, stopChild, waitHttp } from '../scripts/lib/proc.ts';
 
 /** The configurations this tool knows, as node arguments and environment. */
@@ -173,8 +173,10 @@ async function measure(
   // The perf map goes to /tmp/perf-<pid>.map; V8's log, which the flag also opens, to the output directory.
   const perf = ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${join(opts.dir, `v8-${name}.log`)}`];
   const node = [...(opts.functions ? perf : []), ...argv];
-  const proc: ChildProcess = spawn('valgrind', [...vg, process.execPath, ...node], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  // Tracked like every benchmark child: killed if this tool is interrupted.
+  const proc = spawnTracked(node, { env, launcher: ['valgrind', ...vg] });
   let log = '';
+  proc.stdout!.resume();
   proc.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
   const exited = exitOf(proc);
   const control = (...args: string[]) => {

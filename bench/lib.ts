@@ -71,12 +71,15 @@ export function applyPinning(pin: Pinning): void {
   serverCpus = pin.server;
 }
 
-/** Spawns a child that is tracked for cleanup; `cpus` runs it under `taskset -c`. */
-export function spawnTracked(args: string[], opts: { env: Record<string, string>; cwd?: string; cpus?: string }): ChildProcess {
+/**
+ * Spawns node with `args` as a child that is tracked for cleanup. `cpus` runs it under
+ * `taskset -c`; `launcher` under another command that runs node in the same process (valgrind).
+ */
+export function spawnTracked(args: string[], opts: { env: Record<string, string>; cwd?: string; cpus?: string; launcher?: string[] }): ChildProcess {
   installExitHandlers();
-  const cmd = opts.cpus ? 'taskset' : process.execPath;
-  const argv = opts.cpus ? ['-c', opts.cpus, process.execPath, ...args] : args;
-  // taskset execs node in place, so the pid is the server's own.
+  const [cmd = process.execPath, ...before] = [...(opts.cpus ? ['taskset', '-c', opts.cpus] : []), ...(opts.launcher ?? [])];
+  const argv = cmd === process.execPath ? args : [...before, process.execPath, ...args];
+  // taskset and valgrind run node in place, so the pid is the server's own.
   const proc = spawn(cmd, argv, { cwd: opts.cwd ?? ROOT, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(proc);
   proc.once('exit', () => children.delete(proc));
