@@ -123,7 +123,8 @@ export function analyse(profile: CpuProfile, top = 30): string {
   out.push('', 'inclusive time of selected steps:');
   const steps = [
     'requestMetricsMiddleware',
-    'recordRequest',
+    'meteredFetch',
+    'record',
     'recordPredictions',
     'recordScores',
     'observe',

@@ -3,6 +3,7 @@
  * `app.request()` and the server wires it to real dependencies.
  */
 import { Hono, type Context } from 'hono';
+import { getPath as honoGetPath } from 'hono/utils/url';
 import { ApiError, errorBody } from './http/errors.ts';
 import { ADMIN_MODEL_ROUTE, registerAdmin } from './http/admin.ts';
 import { FAULTS_ROUTE, type FaultInjector } from './http/faults.ts';
@@ -10,7 +11,7 @@ import { NO_QUALITY, type QualityMonitor } from './model/quality.ts';
 import type { Rollouts } from './model/rollout.ts';
 import { parseJsonBody } from './http/json.ts';
 import { jsonBodyGuard, predictionResponse } from './http/predict.ts';
-import { requestMetrics, type FetchHandler } from './http/request-metrics.ts';
+import { pathMemo, requestMetrics, type FetchHandler } from './http/request-metrics.ts';
 import { requestTracing } from './http/request-tracing.ts';
 import { publicCard } from './model/card.ts';
 import type { ModelStore } from './model/store.ts';
@@ -56,7 +57,10 @@ function methodNotAllowed(allowed: string) {
 export function createApp(deps: AppDeps): Hono {
   const log = deps.logger ?? silentLogger;
   const maxBodyBytes = deps.limits?.maxBodyBytes ?? 1_048_576;
-  const app = new Hono();
+  // The router's path reading is remembered, so labelling a request for its metrics does not
+  // read its URL a second time (see PathMemo).
+  const paths = pathMemo(honoGetPath);
+  const app = new Hono({ getPath: paths.read });
 
   const { faults, admin } = deps;
   const quality = deps.quality ?? NO_QUALITY;
@@ -124,7 +128,7 @@ export function createApp(deps: AppDeps): Hono {
 
   // Metrics outermost, so they time and count everything, tracing included; both wrap fetch
   // rather than being middleware (see request-metrics.ts). app.request() goes through it too.
-  const getPath = (request: Request) => app.getPath(request);
+  const getPath = paths.of;
   let fetch: FetchHandler = app.fetch;
   if (deps.tracer) fetch = requestTracing({ tracer: deps.tracer, routes, getPath })(fetch);
   app.fetch = requestMetrics({ metrics: deps.metrics, routes, getPath })(fetch);

@@ -49,10 +49,22 @@ export interface PredictionLabels {
   readonly negative_label: string;
 }
 
+/** The request series of one method and route: see {@link ServiceMetrics.requestRecorder}. */
+export interface RequestRecorder {
+  /** One finished request with this status. */
+  record(status: number, seconds: number): void;
+}
+
 /** The recording facade used by the HTTP layer. */
 export interface ServiceMetrics {
   /** One finished HTTP request. `endpoint` must already be a route template or `unmatched`. */
   recordRequest(method: string, endpoint: string, status: number, seconds: number): void;
+  /**
+   * What {@link recordRequest} records, with the method and route looked up once: the request
+   * wrapper labels a request before its status is known, and `record` then finds the status's
+   * series by index rather than looking all three labels up again.
+   */
+  requestRecorder(method: string, endpoint: string): RequestRecorder;
   /**
    * Predictions served by `version`: `positives` rows got `labels.positive_label`, `negatives`
    * the other (`labels` is the model card's `output`). Plain numbers rather than a pair of
@@ -148,33 +160,61 @@ export function createServiceMetrics(meter: Meter, opts: ServiceMetricsOptions):
   }
 
   const durationSeries = memo2((method: string, endpoint: string): HistogramSeries => duration?.bind({ method, endpoint }) ?? NOOP_SERIES);
-  // One lookup per request yields both series it records to.
-  const requestSeries = memo3((method: string, endpoint: string, status: number) => ({
-    count: requests?.bind({ method, endpoint, http_status: String(status) }) ?? NOOP_SERIES,
-    duration: durationSeries(method, endpoint),
-  }));
+  const countSeries = memo3((method: string, endpoint: string, status: number): CounterSeries =>
+    requests?.bind({ method, endpoint, http_status: String(status) }) ?? NOOP_SERIES,
+  );
+  const requestRecorder = memo2((method: string, endpoint: string): RequestRecorder => {
+    const durations = durationSeries(method, endpoint);
+    // By status code, filled in as codes occur: a request's lookup is an array index. HTTP
+    // statuses are three-digit numbers; anything else takes the keyed lookup every time.
+    const counts: CounterSeries[] = [];
+    return {
+      record(status, seconds) {
+        let count = counts[status];
+        if (count === undefined) {
+          count = countSeries(method, endpoint, status);
+          if (Number.isInteger(status) && status >= 100 && status < 1000) counts[status] = count;
+        }
+        count.add(1);
+        durations.record(seconds);
+      },
+    };
+  });
   const predictionSeries = memo2((version: string, label: string): CounterSeries => predictions?.bind({ model_version: version, label }) ?? NOOP_SERIES);
   const scoreSeries = memo1((version: string): HistogramSeries => scoreHist?.bind({ model_version: version }) ?? NOOP_SERIES);
   const outOfRangeSeries = memo1((feature: string): CounterSeries => outOfRange?.bind({ feature }) ?? NOOP_SERIES);
   const failureAttrs = attributeCache((reason: string) => ({ reason }));
+  // The serving model's series, kept from its last request: the version changes only at a
+  // rollout, so a request compares two references instead of looking its labels up.
+  let lastPredictions: { version: string; labels: PredictionLabels; positive: CounterSeries; negative: CounterSeries } | undefined;
+  let lastScores: { version: string | undefined; series: HistogramSeries } = { version: undefined, series: NOOP_SERIES };
 
   // Counters of rare events start at 0, so the first failure is an increase Prometheus can see.
   for (const reason of LOAD_FAILURE_REASONS) loadFailures.add(0, failureAttrs(reason));
 
   return {
     recordRequest(method, endpoint, status, seconds) {
-      const s = requestSeries(method, endpoint, status);
-      s.count.add(1);
-      s.duration.record(seconds);
+      requestRecorder(method, endpoint).record(status, seconds);
     },
+    requestRecorder,
     recordPredictions(version, labels, positives, negatives) {
-      // Both series exist (at 0) from the first prediction of a version, so a ratio of the two
-      // never lacks its denominator.
-      predictionSeries(version, labels.positive_label).add(positives);
-      predictionSeries(version, labels.negative_label).add(negatives);
+      let p = lastPredictions;
+      if (p === undefined || p.version !== version || p.labels !== labels) {
+        // Both series exist (at 0) from the first prediction of a version, so a ratio of the two
+        // never lacks its denominator.
+        p = lastPredictions = {
+          version,
+          labels,
+          positive: predictionSeries(version, labels.positive_label),
+          negative: predictionSeries(version, labels.negative_label),
+        };
+      }
+      p.positive.add(positives);
+      p.negative.add(negatives);
     },
     recordScores(version, scores, rows) {
-      const series = scoreSeries(version);
+      if (version !== lastScores.version) lastScores = { version, series: scoreSeries(version) };
+      const series = lastScores.series;
       for (let i = 0; i < rows; i++) series.record(scores[i]!);
     },
     recordOutOfRange(feature, count) {

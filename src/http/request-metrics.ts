@@ -10,7 +10,7 @@
  * /predict` with the baseline's own handler chain.
  */
 import type { Hono } from 'hono';
-import type { ServiceMetrics } from '../../telemetry/metrics.ts';
+import type { RequestRecorder, ServiceMetrics } from '../../telemetry/metrics.ts';
 
 /** The `endpoint` label of a request that matched no route. */
 export const UNMATCHED = 'unmatched';
@@ -54,53 +54,113 @@ export interface RequestMetricsOptions {
 const THREW = 500;
 
 /**
- * Calls `fetch` and then `done(request, state, status)` with the response's status (500 and the
- * error when it threw or rejected), returning or throwing exactly what `fetch` did. A synchronous
- * response is reported synchronously: no promise is added for it. `done` is made once per
- * wrapper and the request's own state (a start time, a span) passed beside it, so a request
+ * Node's global `performance` is a lazily defined accessor: read once here, so a clock read on
+ * the request path is one call rather than a global lookup and a getter call as well.
+ */
+const clock = performance;
+
+/** What a wrapper calls when a request is answered: `a` and `b` are the request's own state. */
+export type AnswerReport<A, B> = (a: A, b: B, status: number, err?: unknown) => void;
+
+/**
+ * Calls `done(a, b, status)` with the status of `res`, what an app's `fetch` returned (500 and the
+ * error when it rejects), and returns `res` itself. A Response is reported at once. For a
+ * promise, `done` runs in a reaction beside the server's rather than in one between the app and
+ * the server: the server awaits the app's own promise, so the wrapper adds no link to the
+ * response's chain (no second promise resolved with the Response, which would look up a `then`
+ * on it, and no extra microtask before the response is written). `done` is made once per wrapper
+ * and the request's own state (a start time, a span, a series) passed beside it, so a request
  * allocates no closure of its own besides the two that observe its promise.
  */
-export function observeFetch<S>(
+export function whenAnswered<A, B>(res: Response | Promise<Response>, done: AnswerReport<A, B>, a: A, b: B): Response | Promise<Response> {
+  if (!(res instanceof Promise)) {
+    done(a, b, res.status);
+    return res;
+  }
+  // The rejection is handled here and by whoever awaits `res`: reporting it must not raise an
+  // unhandled rejection of its own.
+  res.then(
+    (r) => done(a, b, r.status),
+    (err: unknown) => done(a, b, THREW, err),
+  );
+  return res;
+}
+
+/**
+ * Calls `fetch` and reports its answer through {@link whenAnswered}; when `fetch` throws,
+ * reports 500 and the error and rethrows it.
+ */
+export function observeFetch<A, B>(
   fetch: FetchHandler,
   request: Request,
   env: Parameters<FetchHandler>[1],
   executionCtx: Parameters<FetchHandler>[2],
-  done: (request: Request, state: S, status: number, err?: unknown) => void,
-  state: S,
+  done: AnswerReport<A, B>,
+  a: A,
+  b: B,
 ): Response | Promise<Response> {
   let res: Response | Promise<Response>;
   try {
     res = fetch(request, env, executionCtx);
   } catch (err) {
-    done(request, state, THREW, err);
+    done(a, b, THREW, err);
     throw err;
   }
-  if (!(res instanceof Promise)) {
-    done(request, state, res.status);
-    return res;
-  }
-  return res.then(
-    (r) => {
-      done(request, state, r.status);
-      return r;
-    },
-    (err: unknown) => {
-      done(request, state, THREW, err);
-      throw err;
-    },
-  );
+  return whenAnswered(res, done, a, b);
 }
+
+/**
+ * A path reader that remembers the last request it read and that request's path. Hono reads a
+ * request's path synchronously as its `fetch` starts (`app.getPath`), so a wrapper that asks
+ * right after `fetch` returns gets the path the router used without reading the URL again; for
+ * any other request it reads the URL itself. Keyed by the request object, so a path can only be
+ * given back for the request it was read from.
+ */
+export interface PathMemo {
+  /** Reads and remembers: install as the app's `getPath`. */
+  read(request: Request, options?: { env?: unknown }): string;
+  /** The path of `request`: remembered if it was the last one read, read otherwise. */
+  of(request: Request): string;
+}
+
+/** Creates a {@link PathMemo} over `read` (Hono's `app.getPath`). */
+export function pathMemo(read: (request: Request, options?: { env?: unknown }) => string): PathMemo {
+  let lastRequest: Request | undefined;
+  let lastPath = '';
+  return {
+    read(request, options) {
+      lastPath = read(request, options);
+      lastRequest = request;
+      return lastPath;
+    },
+    of(request) {
+      if (request !== lastRequest) return read(request);
+      lastRequest = undefined;
+      return lastPath;
+    },
+  };
+}
+
+const report = (recorder: RequestRecorder, start: number, status: number) => recorder.record(status, (clock.now() - start) / 1000);
 
 /** Creates the wrapper. */
 export function requestMetrics(opts: RequestMetricsOptions): FetchWrapper {
-  const routes: ReadonlySet<string> = new Set(opts.routes);
+  const routes: readonly string[] = [...opts.routes];
   const { metrics, getPath } = opts;
-  const report = (request: Request, start: number, status: number) => {
-    const endpoint = routeOf(getPath(request), routes) ?? UNMATCHED;
-    metrics.recordRequest(methodLabel(request.method), endpoint, status, (performance.now() - start) / 1000);
-  };
+  // A handful of static routes: comparing the path with each is cheaper than hashing it.
+  const endpointOf = (path: string) => (routes.includes(path) ? path : UNMATCHED);
   return (fetch) =>
     function meteredFetch(request, env, executionCtx) {
-      return observeFetch(fetch, request, env, executionCtx, report, performance.now());
+      const start = clock.now();
+      let res: Response | Promise<Response>;
+      try {
+        res = fetch(request, env, executionCtx);
+      } catch (err) {
+        report(metrics.requestRecorder(methodLabel(request.method), endpointOf(getPath(request))), start, THREW);
+        throw err;
+      }
+      // Labelled once `fetch` has started: the router has read the path by then (see PathMemo).
+      const recorder = metrics.requestRecorder(methodLabel(request.method), endpointOf(getPath(request)));
+      return whenAnswered(res, report, recorder, start);
     };
 }

@@ -54,7 +54,7 @@ export function requestTracing(opts: RequestTracingOptions): FetchWrapper {
     }
     return entry;
   };
-  const endSpan = (_request: Request, span: Span, status: number, err?: unknown) => {
+  const endSpan = (span: Span, _: undefined, status: number, err?: unknown) => {
     span.setAttribute('http.response.status_code', status);
     if (status >= 500 || err) {
       span.setAttribute('error.type', err instanceof Error ? err.name : String(status));
@@ -73,6 +73,6 @@ export function requestTracing(opts: RequestTracingOptions): FetchWrapper {
       const span = known
         ? tracer.startSpan(known.name, { kind: SpanKind.SERVER, attributes: known.attributes }, parent)
         : tracer.startSpan(method, { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': path, 'url.scheme': 'http' } }, parent);
-      return observeFetch(fetch, request, env, executionCtx, endSpan, span);
+      return observeFetch(fetch, request, env, executionCtx, endSpan, span, undefined);
     };
 }

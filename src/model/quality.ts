@@ -71,10 +71,17 @@ export function createQualityMonitor(metrics: ServiceMetrics, opts: QualityOptio
     return w;
   };
   const budget = rowBudget(opts.maxRowsPerSecond ?? DEFAULT_MAX_ROWS_PER_SECOND, opts.windowRows);
+  // The model changes only at a rollout: its window is found by an identity check, not a lookup.
+  let lastModel: LoadedModel | undefined;
+  let lastWindow: DriftMonitor | null = null;
   return {
     observe(model, data, rows, scores) {
       metrics.recordScores(model.version, scores, rows);
-      const w = windowOf(model);
+      if (model !== lastModel) {
+        lastWindow = windowOf(model);
+        lastModel = model;
+      }
+      const w = lastWindow;
       if (!w) return;
       // Training-range inputs are the rule: the drain (and its closure) only when some were not.
       if (w.countOutOfRange(data, rows) > 0) w.drainOutOfRange((j, count) => metrics.recordOutOfRange(w.features[j]!, count));
