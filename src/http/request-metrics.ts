@@ -32,10 +32,11 @@ export function methodLabel(method: string): string {
  * The route template that serves `path`, or undefined. The app's routes are all static paths,
  * so a path is a route exactly when it equals one: a request to a known route with the wrong
  * method (a 405) is still that route's, and any other path is unmatched. Only these templates
- * can become label values, so no path a client invents can create a new series.
+ * can become label values, so no path a client invents can create a new series. A handful of
+ * static routes: comparing the path with each is cheaper than hashing it.
  */
-export function routeOf(path: string, routes: ReadonlySet<string>): string | undefined {
-  return routes.has(path) ? path : undefined;
+export function routeOf(path: string, routes: readonly string[]): string | undefined {
+  return routes.includes(path) ? path : undefined;
 }
 
 /** Options for {@link requestMetrics}. */
@@ -147,8 +148,8 @@ const report = (recorder: RequestRecorder, start: number, status: number) => rec
 export function requestMetrics(opts: RequestMetricsOptions): FetchWrapper {
   const routes: readonly string[] = [...opts.routes];
   const { metrics, getPath } = opts;
-  // A handful of static routes: comparing the path with each is cheaper than hashing it.
-  const endpointOf = (path: string) => (routes.includes(path) ? path : UNMATCHED);
+  // Called once `fetch` has started: the router has read the path by then (see PathMemo).
+  const recorderOf = (request: Request) => metrics.requestRecorder(methodLabel(request.method), routeOf(getPath(request), routes) ?? UNMATCHED);
   return (fetch) =>
     function meteredFetch(request, env, executionCtx) {
       const start = clock.now();
@@ -156,11 +157,9 @@ export function requestMetrics(opts: RequestMetricsOptions): FetchWrapper {
       try {
         res = fetch(request, env, executionCtx);
       } catch (err) {
-        report(metrics.requestRecorder(methodLabel(request.method), endpointOf(getPath(request))), start, THREW);
+        report(recorderOf(request), start, THREW);
         throw err;
       }
-      // Labelled once `fetch` has started: the router has read the path by then (see PathMemo).
-      const recorder = metrics.requestRecorder(methodLabel(request.method), endpointOf(getPath(request)));
-      return whenAnswered(res, report, recorder, start);
+      return whenAnswered(res, report, recorderOf(request), start);
     };
 }

@@ -38,7 +38,7 @@ const headerGetter: TextMapGetter<Request> = {
 /** Creates the wrapper. */
 export function requestTracing(opts: RequestTracingOptions): FetchWrapper {
   const { tracer, getPath } = opts;
-  const routes: ReadonlySet<string> = new Set(opts.routes);
+  const routes: readonly string[] = [...opts.routes];
   const untraced = opts.untraced ?? DEFAULT_UNTRACED;
   // Span names are `METHOD /route` (just `METHOD` when no route matched, as the HTTP semantic
   // conventions say): built once per pair, never from a raw path, with the pair's start
