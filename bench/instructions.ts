@@ -30,6 +30,9 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { baselineArgs, baselineWithSdkArgs, freePort, ROOT, runLoad, serviceArgs, spawnTracked, writeBodies } from './lib.ts';
 import { exitOf, isolatedEnv, stopChild, waitHttp } from '../scripts/lib/proc.ts';
+import { startOtlpSink, type OtlpSink } from './otlp-sink.ts';
+
+let sink: OtlpSink | undefined;
 
 /** The configurations this tool knows, as node arguments and environment. */
 const CONFIGS: Record<string, () => { argv: string[]; env: Record<string, string> }> = {
@@ -38,6 +41,8 @@ const CONFIGS: Record<string, () => { argv: string[]; env: Record<string, string
   'sdk-disabled': () => ({ argv: serviceArgs(), env: { OTEL_SDK_DISABLED: 'true' } }),
   default: () => ({ argv: serviceArgs(), env: {} }),
   'no-quality': () => ({ argv: serviceArgs(), env: { MODEL_QUALITY_METRICS: 'false' } }),
+  // As in `npm run bench`: a span per request over OTLP/HTTP protobuf to a sink in this process.
+  traces: () => ({ argv: serviceArgs(), env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: sink!.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' } }),
 };
 
 /** One thread's part of a callgrind dump. */
@@ -223,6 +228,7 @@ async function main(): Promise<void> {
       connections: { type: 'string', default: '8' },
       'drift-rate': { type: 'string', default: '15' },
       functions: { type: 'string', default: '0' },
+      base: { type: 'string', default: 'baseline' },
       out: { type: 'string', default: join(ROOT, 'bench/results/instructions') },
     },
   });
@@ -234,6 +240,7 @@ async function main(): Promise<void> {
   const bodies = join(dir, 'bodies-1.json');
   writeBodies(bodies, 1, 64);
   const top = Number(values.functions);
+  if (configs.includes('traces')) sink = await startOtlpSink();
   const results: (InstructionCount & { byFunction?: Map<string, number> })[] = [];
   for (const c of configs) {
     process.stderr.write(`${c}: warming up ${values.warmup} s, then ${values.measure} s measured (under callgrind)\n`);
@@ -241,9 +248,10 @@ async function main(): Promise<void> {
       await measure(c, { dir, bodies, warmupS: Number(values.warmup), measureS: Number(values.measure), connections: Number(values.connections), driftRate: Number(values['drift-rate']), functions: top > 0 }),
     );
   }
-  const base = results.find((r) => r.config === 'baseline');
+  await sink?.close();
+  const base = results.find((r) => r.config === values.base);
   const k = (n: number) => `${(n / 1000).toFixed(1)} k`;
-  console.log('| configuration | requests | main thread / req | other threads / req | main × baseline |');
+  console.log(`| configuration | requests | main thread / req | other threads / req | main × ${values.base} |`);
   console.log('|---|--:|--:|--:|--:|');
   for (const r of results) {
     const ratio = base ? (r.mainPerRequest / base.mainPerRequest).toFixed(3) : '';
@@ -257,7 +265,7 @@ async function main(): Promise<void> {
     const diff = new Map<string, number>();
     for (const [fn, n] of r.byFunction!) diff.set(fn, n / r.requests);
     for (const [fn, n] of base.byFunction!) diff.set(fn, (diff.get(fn) ?? 0) - n / base.requests);
-    console.log(`\n${r.config} minus baseline, by function (the ${top} largest differences; inlining moves counts between functions)\n`);
+    console.log(`\n${r.config} minus ${values.base}, by function (the ${top} largest differences; inlining moves counts between functions)\n`);
     for (const [fn, n] of topOf(diff, 1, top)) console.log(`${(n >= 0 ? '+' : '') + n.toFixed(0).padStart(7)}  ${fn}`);
   }
 }

@@ -14,14 +14,19 @@
  *   node bench/shared-core.ts --configs default,default@/tmp/old --windows 12 # against a copy of the repo
  *   node bench/shared-core.ts --configs baseline,baseline+sdk-disabled,baseline+sdk,baseline,baseline+sdk-disabled,baseline+sdk
  *
- * A configuration written `id@DIR` runs from the repository copy at DIR.
+ * A configuration written `id@DIR` runs from the repository copy at DIR; `id~NAME=VALUE` (repeatable)
+ * adds an environment variable, e.g. `traces~OTEL_BSP_MAX_EXPORT_BATCH_SIZE=128`, and `id~--flag=VALUE` a node
+ * flag (replacing the start script's own of that name), e.g. `default~--max-semi-space-size=32`.
  */
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { median } from './report.ts';
+import { startOtlpSink, type OtlpSink } from './otlp-sink.ts';
 import { applyPinning, baselineArgs, baselineWithSdkArgs, planPinning, readProc, runLoad, serviceArgs, startServer, writeBodies, type RunningServer, type ServerSpec } from './lib.ts';
+
+let sink: OtlpSink | undefined;
 
 const SPECS: Record<string, () => ServerSpec> = {
   baseline: () => ({ argv: baselineArgs(), env: {} }),
@@ -32,7 +37,18 @@ const SPECS: Record<string, () => ServerSpec> = {
   // requests record nothing (its module graph alone, with OTEL_SDK_DISABLED=true).
   'baseline+sdk': () => ({ argv: baselineWithSdkArgs(), env: {} }),
   'baseline+sdk-disabled': () => ({ argv: baselineWithSdkArgs(), env: { OTEL_SDK_DISABLED: 'true' } }),
+  // As in `npm run bench`: a span per request over OTLP/HTTP protobuf to a sink in this process.
+  traces: () => ({ argv: serviceArgs(), env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: sink!.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' } }),
 };
+
+/** Splits `id~NAME=VALUE…@DIR` into its parts. */
+function parseName(name: string): { id: string; dir: string | undefined; env: Record<string, string>; flags: string[] } {
+  const [head, dir] = name.split('@') as [string, string | undefined];
+  const [id, ...extras] = head.split('~') as [string, ...string[]];
+  const vars = extras.filter((v) => !v.startsWith('--'));
+  const env = Object.fromEntries(vars.map((v) => [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)]));
+  return { id, dir, env, flags: extras.filter((v) => v.startsWith('--')) };
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -44,7 +60,7 @@ async function main(): Promise<void> {
     },
   });
   const names = values.configs!.split(',').map((s) => s.trim());
-  for (const n of names) if (!SPECS[n.split('@')[0]!]) throw new Error(`unknown configuration ${n} (known: ${Object.keys(SPECS).join(', ')})`);
+  for (const n of names) if (!SPECS[parseName(n).id]) throw new Error(`unknown configuration ${n} (known: ${Object.keys(SPECS).join(', ')})`);
   const windows = Number(values.windows);
   const durationS = Number(values.duration);
   // The total concurrency is split between the servers, so the core is saturated as in the bench.
@@ -56,10 +72,14 @@ async function main(): Promise<void> {
   writeBodies(bodies, 1, 64);
 
   const servers: { name: string; server: RunningServer }[] = [];
+  if (names.some((n) => n.startsWith('traces'))) sink = await startOtlpSink();
   try {
     for (const name of names) {
-      const [id, dir] = name.split('@');
-      servers.push({ name, server: await startServer(SPECS[id!]!(), 30_000, dir) });
+      const { id, dir, env, flags } = parseName(name);
+      const spec = SPECS[id]!();
+      const named = (a: string) => a.split('=')[0];
+      const argv = [...flags, ...spec.argv.filter((a) => !flags.some((f) => named(f) === named(a)))];
+      servers.push({ name, server: await startServer({ argv, env: { ...spec.env, ...env } }, 30_000, dir) });
     }
     const ratios: number[][] = names.map(() => []);
     // The first, longer window is the warm-up, not reported.
@@ -80,6 +100,7 @@ async function main(): Promise<void> {
     });
   } finally {
     for (const { server } of servers) await server.stop();
+    await sink?.close();
   }
 }
 

@@ -74,7 +74,7 @@ async function otlpMetricExporter(protocol: OtlpProtocol): Promise<PushMetricExp
 async function otlpSpanExporter(protocol: OtlpProtocol): Promise<SpanExporter> {
   if (protocol === 'grpc') return new (await import('@opentelemetry/exporter-trace-otlp-grpc')).OTLPTraceExporter();
   if (protocol === 'http/json') return new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter();
-  return new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter();
+  return (await import('./span-exporter.ts')).createProtobufSpanExporter();
 }
 
 function buildResource(config: TelemetryConfig, serviceVersion: string): Resource {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { datasetRows } from './helpers/app.ts';
 import { startOtlpSink, type OtlpSink } from './helpers/otlp-sink.ts';
 import { startService } from './helpers/service.ts';
+import { keyValues, messages, readMessage, str } from './helpers/protobuf.ts';
 
 const { rows } = datasetRows();
 
@@ -90,7 +91,9 @@ describe('OTEL_METRICS_EXPORTER=otlp (push)', () => {
     const svc = await startService({
       env: { OTEL_METRICS_EXPORTER: 'otlp', OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_METRIC_EXPORT_INTERVAL: '600000' },
     });
-    await fetch(`${svc.url}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ features: rows[0] }) });
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const headers = { 'content-type': 'application/json', traceparent: `00-${traceId}-00f067aa0ba902b7-01` };
+    await fetch(`${svc.url}/predict`, { method: 'POST', headers, body: JSON.stringify({ features: rows[0] }) });
     expect(await svc.stop()).toBe(0);
     const metricsReq = sink.requests.filter((r) => r.path === '/v1/metrics');
     const tracesReq = sink.requests.filter((r) => r.path === '/v1/traces');
@@ -98,6 +101,23 @@ describe('OTEL_METRICS_EXPORTER=otlp (push)', () => {
     expect(metricsReq[0]!.contentType).toBe('application/x-protobuf');
     expect(metricsReq.some((r) => r.body.includes('api_prediction_total'))).toBe(true);
     expect(tracesReq.length).toBeGreaterThan(0);
-    expect(tracesReq.some((r) => r.body.includes('/predict'))).toBe(true);
+    expect(tracesReq[0]!.contentType).toBe('application/x-protobuf');
+    // Read field by field (ExportTraceServiceRequest → ResourceSpans → ScopeSpans → Span).
+    const resourceSpans = tracesReq.flatMap((r) => messages(readMessage(r.body), 1));
+    expect(keyValues(messages(resourceSpans[0]!, 1)[0]!, 1)).toMatchObject({ 'service.name': 'inference-api', 'service.version': expect.any(String), 'service.instance.id': expect.any(String) });
+    const scopeSpans = resourceSpans.flatMap((rs) => messages(rs, 2));
+    expect(str(messages(scopeSpans[0]!, 1)[0]!, 1)).toBe('inference-api');
+    const spans = scopeSpans.flatMap((ss) => messages(ss, 2));
+    expect(spans).toHaveLength(1);
+    const span = spans[0]!;
+    expect((span.get(1)![0] as Buffer).toString('hex')).toBe(traceId);
+    expect((span.get(4)![0] as Buffer).toString('hex')).toBe('00f067aa0ba902b7');
+    expect(str(span, 5)).toBe('POST /predict');
+    expect(span.get(6)![0]).toBe(2n); // SERVER
+    expect(keyValues(span, 9)).toEqual({ 'http.request.method': 'POST', 'url.path': '/predict', 'url.scheme': 'http', 'http.route': '/predict', 'http.response.status_code': 200 });
+    const [start, end] = [span.get(7)![0] as Buffer, span.get(8)![0] as Buffer].map((b) => b.readBigUInt64LE());
+    expect(end! - start!).toBeGreaterThan(0n);
+    expect(Math.abs(Number(start! / 1_000_000n) - Date.now())).toBeLessThan(60_000);
+    expect(span.get(16)![0]).toBe(0x301); // sampled, parent remote
   });
 });
