@@ -28,7 +28,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { baselineArgs, baselineWithSdkArgs, freePort, ROOT, runLoad, serviceArgs, spawnTracked, writeBodies } from './lib.ts';
+import { baselineArgs, baselineWithSdkArgs, freePort, ROOT, runLoad, serviceArgs, spawnTracked, tracesEnv, writeBodies } from './lib.ts';
 import { exitOf, isolatedEnv, stopChild, waitHttp } from '../scripts/lib/proc.ts';
 import { startOtlpSink, type OtlpSink } from './otlp-sink.ts';
 
@@ -42,7 +42,7 @@ const CONFIGS: Record<string, () => { argv: string[]; env: Record<string, string
   default: () => ({ argv: serviceArgs(), env: {} }),
   'no-quality': () => ({ argv: serviceArgs(), env: { MODEL_QUALITY_METRICS: 'false' } }),
   // As in `npm run bench`: a span per request over OTLP/HTTP protobuf to a sink in this process.
-  traces: () => ({ argv: serviceArgs(), env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: sink!.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' } }),
+  traces: () => ({ argv: serviceArgs(), env: tracesEnv(sink!.url) }),
 };
 
 /** One thread's part of a callgrind dump. */

@@ -90,6 +90,11 @@ import { awaitStart, exitOf, freePort, isolatedEnv, retryIfPortTaken, startArgs 
 
 export { freePort, serviceArgs };
 
+/** The traces configuration's environment: a span per request over OTLP/HTTP protobuf to the sink at `sinkUrl`. */
+export function tracesEnv(sinkUrl: string): Record<string, string> {
+  return { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' };
+}
+
 /**
  * The node arguments of the baseline server: the same V8 flags as `npm start` (the heap sizing
  * is the runtime's configuration, not telemetry), without the telemetry preload.

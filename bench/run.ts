@@ -33,7 +33,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Agent, get as httpGet } from 'node:http';
 import { parseArgs } from 'node:util';
-import { applyPinning, baselineArgs, environment, planPinning, readProc, sleep, systemBusyS, ROOT, runLoad, serviceArgs, startServer, writeBodies, type RunningServer, type ServerSpec } from './lib.ts';
+import { applyPinning, baselineArgs, environment, planPinning, readProc, sleep, systemBusyS, ROOT, runLoad, serviceArgs, startServer, tracesEnv, writeBodies, type RunningServer, type ServerSpec } from './lib.ts';
 import type { LoadOptions, LoadResult } from './load.ts';
 import { startOtlpSink, type OtlpSink } from './otlp-sink.ts';
 import {
@@ -104,7 +104,7 @@ const CONFIGS: Record<string, ConfigDef> = {
     label: 'service + OTLP traces to a local sink (scraped 1/s)',
     spec: (sink) => ({
       argv: serviceArgs(),
-      env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: sink!.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' },
+      env: tracesEnv(sink!.url),
     }),
     scrape: true,
     needsSink: true,

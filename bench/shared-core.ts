@@ -24,7 +24,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { median } from './report.ts';
 import { startOtlpSink, type OtlpSink } from './otlp-sink.ts';
-import { applyPinning, baselineArgs, baselineWithSdkArgs, planPinning, readProc, runLoad, serviceArgs, startServer, writeBodies, type RunningServer, type ServerSpec } from './lib.ts';
+import { applyPinning, baselineArgs, baselineWithSdkArgs, planPinning, readProc, runLoad, serviceArgs, startServer, tracesEnv, writeBodies, type RunningServer, type ServerSpec } from './lib.ts';
 
 let sink: OtlpSink | undefined;
 
@@ -38,7 +38,7 @@ const SPECS: Record<string, () => ServerSpec> = {
   'baseline+sdk': () => ({ argv: baselineWithSdkArgs(), env: {} }),
   'baseline+sdk-disabled': () => ({ argv: baselineWithSdkArgs(), env: { OTEL_SDK_DISABLED: 'true' } }),
   // As in `npm run bench`: a span per request over OTLP/HTTP protobuf to a sink in this process.
-  traces: () => ({ argv: serviceArgs(), env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: sink!.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' } }),
+  traces: () => ({ argv: serviceArgs(), env: tracesEnv(sink!.url) }),
 };
 
 /** Splits `id~NAME=VALUE…@DIR` into its parts. */

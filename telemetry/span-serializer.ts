@@ -12,7 +12,7 @@
  * bound: raw paths or user values never grow it past that) and copies them in; ids are decoded
  * straight into the output, and the output is written once, into a buffer reused across exports.
  */
-import type { HrTime } from '@opentelemetry/api';
+import type { HrTime, SpanContext } from '@opentelemetry/api';
 import { ProtobufTraceSerializer, type IExportTraceServiceResponse, type ISerializer } from '@opentelemetry/otlp-transformer';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 
@@ -261,13 +261,18 @@ function writeKeyValue(w: Writer, key: string, value: unknown): void {
   w.end(start);
 }
 
+/** One attribute: a KeyValue as field `field` of its message. */
+function writeAttribute(w: Writer, field: number, key: string, value: unknown): void {
+  w.tag(field, LEN);
+  const start = w.begin();
+  writeKeyValue(w, key, value);
+  w.end(start);
+}
+
 function writeAttributes(w: Writer, attributes: Record<string, unknown> | undefined, field: number): void {
   for (const key in attributes) {
     if (!Object.prototype.hasOwnProperty.call(attributes, key)) continue;
-    w.tag(field, LEN);
-    const start = w.begin();
-    writeKeyValue(w, key, attributes[key]);
-    w.end(start);
+    writeAttribute(w, field, key, attributes[key]);
   }
 }
 
@@ -277,6 +282,17 @@ type Scope = Span['instrumentationScope'];
 
 function flagsOf(traceFlags: number, isRemote: boolean | undefined): number {
   return (traceFlags & 255) | 256 | (isRemote ? 512 : 0);
+}
+
+/** Fields 1-3 of a Span and of a Link alike: trace id, span id, trace state. */
+function writeContext(w: Writer, ctx: SpanContext): void {
+  w.hex(1, ctx.traceId);
+  w.hex(2, ctx.spanId);
+  const traceState = ctx.traceState?.serialize();
+  if (traceState) {
+    w.tag(3, LEN);
+    w.string(traceState);
+  }
 }
 
 function writeStatus(w: Writer, status: Span['status']): void {
@@ -308,13 +324,7 @@ function writeLink(w: Writer, link: Span['links'][number]): void {
   w.tag(13, LEN);
   const start = w.begin();
   const ctx = link.context;
-  w.hex(1, ctx.traceId);
-  w.hex(2, ctx.spanId);
-  const traceState = ctx.traceState?.serialize();
-  if (traceState) {
-    w.tag(3, LEN);
-    w.string(traceState);
-  }
+  writeContext(w, ctx);
   if (link.attributes) writeAttributes(w, link.attributes, 4);
   w.tag(5, VARINT);
   w.varint(link.droppedAttributesCount || 0);
@@ -405,13 +415,7 @@ class SpanEncoder {
     w.tag(2, LEN);
     const start = w.begin();
     const ctx = span.spanContext();
-    w.hex(1, ctx.traceId);
-    w.hex(2, ctx.spanId);
-    const traceState = ctx.traceState?.serialize();
-    if (traceState) {
-      w.tag(3, LEN);
-      w.string(traceState);
-    }
+    writeContext(w, ctx);
     const parent = span.parentSpanContext;
     if (parent?.spanId) w.hex(4, parent.spanId);
     this.name(span.name);
@@ -468,10 +472,7 @@ class SpanEncoder {
     const bytes = byValue?.get(value);
     if (bytes !== undefined) return w.raw(bytes);
     const start = w.pos;
-    w.tag(9, LEN);
-    const kv = w.begin();
-    writeKeyValue(w, key, value);
-    w.end(kv);
+    writeAttribute(w, 9, key, value);
     if (!cacheable || this.cached >= this.opts.maxCached) return;
     if (!byValue) this.pairs.set(key, (byValue = new Map()));
     byValue.set(value, w.copy(start));
