@@ -21,7 +21,7 @@
  * scrape phase times `/metrics` on a fresh default service under the paced load (300 scrapes
  * per port in 60 s, for the budget's p99), and a soak of the default service checks its RSS.
  *
- *   npm run bench                      # single rows 4 rounds, batch and paced 2, 2 s windows, 60 s scrape phase, 60 s soak (≈ 27 min)
+ *   npm run bench                      # 4 processes per configuration, single rows 8 rounds, batch and paced 2, 2 s windows, 60 s scrape phase, 60 s soak (≈ 35 min)
  *   npm run bench -- --quick           # smoke run: 1 round × 1 s windows, 3 s scrape phase, 4 s soak (numbers not evidence)
  *   npm run bench -- --rounds 12 --duration 5 --connections 32 --soak 120 --out /tmp/bench
  *   npm run bench -- --experiment microbatch   # micro-batching prototype at low and high load
@@ -122,12 +122,14 @@ const HELP = `usage: node bench/run.ts [options]
   --quick                 short smoke run (1 round, 1 process per configuration, 1 s warm-up, 1 s windows, 4 s soak)
   --rounds N              rounds of the single-row workload; a round measures every configuration
                           in a block of 2 windows alternating with the baseline's; the batch and
-                          paced workloads get half as many rounds (default 4)
+                          paced workloads get a quarter as many rounds, at least one (default 8)
   --duration S            seconds of measured load per window (default 2)
   --window-warmup S       seconds of unmeasured load just before each window, on the same
                           server (default 0.5)
   --replicas N            server processes per configuration, taking the rounds in turn: a
-                          process's own speed varies by a few per cent (default 2; --quick 1)
+                          process's own speed varies by a few per cent for its whole life, so
+                          a ratio is only as good as the number of processes behind it
+                          (default 4; --quick 1)
   --warmup S              least seconds of unmeasured load before each workload; it goes on (in
                           2 s windows, up to 30 s) until CPU per request is stable (default 4)
   --connections N         fixed concurrency of the load generator (default 16)
@@ -212,10 +214,10 @@ function parseOptions(argv: string[]): Options {
   if (values['soak-config'] !== undefined && !CONFIGS[values['soak-config']]) throw new Error(`unknown --soak-config ${values['soak-config']}`);
   return {
     quick,
-    rounds: num('rounds', values.rounds, quick ? 1 : 4, 1, 50),
+    rounds: num('rounds', values.rounds, quick ? 1 : 8, 1, 50),
     durationS: num('duration', values.duration, quick ? 1 : 2, 1, 600),
     windowWarmupS: num('window-warmup', values['window-warmup'], quick ? 0.25 : 0.5, 0, 60),
-    replicas: num('replicas', values.replicas, quick ? 1 : 2, 1, 8),
+    replicas: num('replicas', values.replicas, quick ? 1 : 4, 1, 8),
     warmupS: num('warmup', values.warmup, quick ? 1 : 4, 0, 120),
     connections: num('connections', values.connections, 16, 1, 1024),
     batchSize: num('batch-size', values['batch-size'], 64, 2, 1024),
@@ -503,7 +505,7 @@ async function main(): Promise<void> {
   const pinning = opts.pin ? planPinning() : undefined;
   if (pinning) applyPinning(pinning);
   const configs = opts.configs.map((id) => CONFIGS[id]!);
-  const half = Math.max(1, Math.ceil(opts.rounds / 2));
+  const quarter = Math.max(1, Math.ceil(opts.rounds / 4));
   const workloads: WorkloadInfo[] = opts.experiment
     ? [
         { id: 'single-c1', label: 'Single row, 1 connection (low load)', rowsPerRequest: 1, connections: 1, scrapeIntervalMs: 1000 },
@@ -514,11 +516,11 @@ async function main(): Promise<void> {
         // Scraped once per second, as the issue asks; the paced load five times per second, so
         // its rounds give enough scrapes for a p99 (2 rounds × 2 windows × 2 s: 40 per port, not 8). The
         // single-row ratios are the ones near their lines, so they get all the rounds; the batch
-        // and paced lines do not hang on pairing, and get half.
+        // and paced lines do not hang on pairing, and get a quarter.
         { id: 'single', label: `Single row, ${opts.connections} connections`, rowsPerRequest: 1, connections: opts.connections, scrapeIntervalMs: 1000 },
-        { id: 'batch', label: `Batch of ${opts.batchSize} rows, ${opts.connections} connections`, rowsPerRequest: opts.batchSize, connections: opts.connections, scrapeIntervalMs: 1000, rounds: half },
+        { id: 'batch', label: `Batch of ${opts.batchSize} rows, ${opts.connections} connections`, rowsPerRequest: opts.batchSize, connections: opts.connections, scrapeIntervalMs: 1000, rounds: quarter },
         ...(opts.rate > 0
-          ? [{ id: 'paced', label: `Single row, paced at ${opts.rate} req/s (below saturation)`, rowsPerRequest: 1, connections: opts.connections, rate: opts.rate, scrapeIntervalMs: 200, rounds: half }]
+          ? [{ id: 'paced', label: `Single row, paced at ${opts.rate} req/s (below saturation)`, rowsPerRequest: 1, connections: opts.connections, rate: opts.rate, scrapeIntervalMs: 200, rounds: quarter }]
           : []),
       ];
 
@@ -571,8 +573,10 @@ async function main(): Promise<void> {
       }
     }
     for (const w of workloads) {
+      const rounds = w.rounds ?? opts.rounds;
       for (const cfg of configs) {
-        for (const server of servers.get(cfg.id)!) {
+        // Only the processes this workload's rounds will use (see `replica`).
+        for (const server of servers.get(cfg.id)!.slice(0, rounds)) {
           log(`${w.id}: warming up ${cfg.id}`);
           await runOnly(server);
           // --quick checks the harness only: one fixed warm-up window.
@@ -587,7 +591,6 @@ async function main(): Promise<void> {
       // of each block, and the baseline's first of each round, are unmeasured: after those,
       // both servers of a block are only ever stopped for one window. The blocks' order is
       // rotated each round.
-      const rounds = w.rounds ?? opts.rounds;
       let seq = 0;
       for (let round = 0; round < rounds; round++) {
         const order = others.map((_, i) => others[(i + round) % others.length]!);

@@ -65,6 +65,16 @@ export interface TelemetryConfig {
   readonly metricExportTimeoutMs: number;
   readonly metricsProtocol: OtlpProtocol;
   readonly tracesProtocol: OtlpProtocol;
+  /**
+   * The batch span processor's settings, OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_EXPORT_TIMEOUT,
+   * OTEL_BSP_MAX_QUEUE_SIZE and OTEL_BSP_MAX_EXPORT_BATCH_SIZE (the SDK no longer reads them itself).
+   */
+  readonly batchSpanProcessor: {
+    readonly scheduledDelayMillis: number;
+    readonly exportTimeoutMillis: number;
+    readonly maxQueueSize: number;
+    readonly maxExportBatchSize: number;
+  };
   readonly logLevel: LogLevel;
 }
 
@@ -246,6 +256,13 @@ export function loadTelemetryConfig(env: Env = process.env): TelemetryConfig {
     metricExportTimeoutMs: e.int('OTEL_METRIC_EXPORT_TIMEOUT', 30_000, 1, 86_400_000),
     metricsProtocol: e.oneOf('OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', otlpProtocol, PROTOCOLS),
     tracesProtocol: e.oneOf('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', otlpProtocol, PROTOCOLS),
+    // The spec's defaults.
+    batchSpanProcessor: {
+      scheduledDelayMillis: e.int('OTEL_BSP_SCHEDULE_DELAY', 5000, 0, 86_400_000),
+      exportTimeoutMillis: e.int('OTEL_BSP_EXPORT_TIMEOUT', 30_000, 1, 86_400_000),
+      maxQueueSize: e.int('OTEL_BSP_MAX_QUEUE_SIZE', 2048, 1, 10_000_000),
+      maxExportBatchSize: e.int('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512, 1, 10_000_000),
+    },
     logLevel: e.oneOf('OTEL_LOG_LEVEL', 'warn', LOG_LEVELS),
   };
 }

@@ -254,8 +254,8 @@ async function startTracing(config: TelemetryConfig, resource: Resource): Promis
   const tracerProvider = new TracerProvider({
     resource,
     sampler: samplerFor(config.tracesSampler),
-    // The OTEL_BSP_* variables still apply (the processor reads them).
-    spanProcessors: exporters.map((exporter) => new BatchSpanProcessor({ exporter })),
+    // OTEL_BSP_* configure the batch processors: config.ts reads them, as the SDK no longer does.
+    spanProcessors: exporters.map((exporter) => new BatchSpanProcessor({ ...config.batchSpanProcessor, exporter })),
   });
   propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
   trace.setGlobalTracerProvider(tracerProvider);

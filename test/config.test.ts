@@ -72,6 +72,15 @@ describe('telemetry config (standard OTEL_* variables)', () => {
     expect(() => loadTelemetryConfig({ OTEL_TRACES_SAMPLER: 'sometimes' })).toThrow(/OTEL_TRACES_SAMPLER/);
   });
 
+  it('reads the batch span processor settings (OTEL_BSP_*), with the spec defaults', () => {
+    expect(loadTelemetryConfig({}).batchSpanProcessor).toEqual({ scheduledDelayMillis: 5000, exportTimeoutMillis: 30_000, maxQueueSize: 2048, maxExportBatchSize: 512 });
+    expect(
+      loadTelemetryConfig({ OTEL_BSP_SCHEDULE_DELAY: '1000', OTEL_BSP_EXPORT_TIMEOUT: '2000', OTEL_BSP_MAX_QUEUE_SIZE: '100', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '10' }).batchSpanProcessor,
+    ).toEqual({ scheduledDelayMillis: 1000, exportTimeoutMillis: 2000, maxQueueSize: 100, maxExportBatchSize: 10 });
+    expect(() => loadTelemetryConfig({ OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '0' })).toThrow(/OTEL_BSP_MAX_EXPORT_BATCH_SIZE/);
+    expect(() => loadTelemetryConfig({ OTEL_BSP_SCHEDULE_DELAY: 'soon' })).toThrow(/OTEL_BSP_SCHEDULE_DELAY/);
+  });
+
   it('rejects none mixed with others, unknown exporters and bad attributes', () => {
     expect(() => loadTelemetryConfig({ OTEL_METRICS_EXPORTER: 'none,prometheus' })).toThrow(/OTEL_METRICS_EXPORTER/);
     expect(() => loadTelemetryConfig({ OTEL_TRACES_EXPORTER: 'jaeger' })).toThrow(/OTEL_TRACES_EXPORTER/);

@@ -120,4 +120,23 @@ describe('OTEL_METRICS_EXPORTER=otlp (push)', () => {
     expect(Math.abs(Number(start! / 1_000_000n) - Date.now())).toBeLessThan(60_000);
     expect(span.get(16)![0]).toBe(0x301); // sampled, parent remote
   });
+
+  it('batches spans as OTEL_BSP_* say', async () => {
+    sink.requests.length = 0;
+    // Batches of 2, and a timer that never fires in the test: only full batches are sent before shutdown.
+    const svc = await startService({
+      env: { OTEL_METRICS_EXPORTER: 'none', OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '2', OTEL_BSP_SCHEDULE_DELAY: '600000' },
+    });
+    const spansIn = (r: { body: Buffer }) => messages(readMessage(r.body), 1).flatMap((rs) => messages(rs, 2)).flatMap((ss) => messages(ss, 2)).length;
+    for (let i = 0; i < 5; i++) {
+      const res = await fetch(`${svc.url}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ features: rows[i] }) });
+      expect(res.status).toBe(200);
+    }
+    const traces = () => sink.requests.filter((r) => r.path === '/v1/traces');
+    for (let waited = 0; traces().length < 2 && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    expect(traces().map(spansIn)).toEqual([2, 2]);
+    expect(await svc.stop()).toBe(0);
+    // The fifth span went at shutdown.
+    expect(traces().map(spansIn)).toEqual([2, 2, 1]);
+  });
 });
