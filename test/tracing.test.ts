@@ -8,8 +8,15 @@ import { createServiceMetrics } from '../telemetry/metrics.ts';
 import { createNoopMeter } from '@opentelemetry/api';
 import { datasetRows, loadBundledModel } from './helpers/app.ts';
 
+/** Spans are made in a batch after the answers of an event-loop turn: wait for it. */
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
 describe('request tracing middleware', () => {
   const exporter = new InMemorySpanExporter();
+  const finished = async () => {
+    await turn();
+    return exporter.getFinishedSpans();
+  };
   const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
   let app: ReturnType<typeof createApp>;
   let row: number[];
@@ -39,7 +46,7 @@ describe('request tracing middleware', () => {
       body: JSON.stringify({ features: row }),
     });
     expect(res.status).toBe(200);
-    const [span, ...rest] = exporter.getFinishedSpans();
+    const [span, ...rest] = await finished();
     expect(rest).toHaveLength(0);
     expect(span!.name).toBe('POST /predict');
     expect(span!.kind).toBe(SpanKind.SERVER);
@@ -58,7 +65,7 @@ describe('request tracing middleware', () => {
     exporter.reset();
     await app.request('/predict', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' });
     await app.request('/no/such/path/123');
-    const [bad, unknown] = exporter.getFinishedSpans();
+    const [bad, unknown] = await finished();
     expect(bad!.attributes['http.response.status_code']).toBe(415);
     expect(bad!.status.code).toBe(SpanStatusCode.UNSET);
     // No route template: the span is named by the method alone and never carries the raw path as a name.
@@ -77,7 +84,7 @@ describe('request tracing middleware', () => {
     });
     const res = await empty.request('/model');
     expect(res.status).toBe(503);
-    const [span] = exporter.getFinishedSpans();
+    const [span] = await finished();
     expect(span!.status.code).toBe(SpanStatusCode.ERROR);
     expect(span!.attributes['error.type']).toBe('503');
   });
@@ -85,6 +92,40 @@ describe('request tracing middleware', () => {
   it('never traces probes and scrapes', async () => {
     exporter.reset();
     for (const p of ['/health', '/ready', '/metrics']) expect((await app.request(p)).status).toBe(200);
-    expect(exporter.getFinishedSpans()).toHaveLength(0);
+    expect(await finished()).toHaveLength(0);
+  });
+
+  it('spans made together keep each request its own times and its own parent', async () => {
+    exporter.reset();
+    const parents = ['00f067aa0ba902b7', 'b7ad6b7169203331', undefined];
+    const before = Date.now();
+    const answers = await Promise.all(
+      parents.map((parent, i) =>
+        app.request('/predict', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(parent ? { traceparent: `00-${String(i + 1).repeat(32)}-${parent}-01` } : {}) },
+          body: JSON.stringify({ features: row }),
+        }),
+      ),
+    );
+    const after = Date.now();
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200]);
+    const spans = await finished();
+    expect(spans).toHaveLength(3);
+    const byParent = new Map(spans.map((s) => [s.parentSpanContext?.spanId, s]));
+    expect(byParent.get('00f067aa0ba902b7')!.spanContext().traceId).toBe('1'.repeat(32));
+    expect(byParent.get('b7ad6b7169203331')!.spanContext().traceId).toBe('2'.repeat(32));
+    // The third had no traceparent: a new trace, no parent.
+    const root = byParent.get(undefined)!;
+    expect(root.spanContext().traceId).not.toMatch(/^[12]+$/);
+    expect(new Set(spans.map((s) => s.spanContext().spanId)).size).toBe(3);
+    for (const s of spans) {
+      const startMs = s.startTime[0] * 1000 + s.startTime[1] / 1e6;
+      const endMs = s.endTime[0] * 1000 + s.endTime[1] / 1e6;
+      // The request's own times (made later, but not stamped later): within the test's window, and a prediction takes time.
+      expect(startMs).toBeGreaterThanOrEqual(before - 1);
+      expect(endMs).toBeLessThanOrEqual(after + 1);
+      expect(endMs).toBeGreaterThan(startMs);
+    }
   });
 });

@@ -7,13 +7,19 @@
  * Why not `@opentelemetry/instrumentation-http`: it patches `node:http` through an ESM loader
  * hook, wraps every `emit` and listener of the request and response, and needs an
  * AsyncLocalStorage context manager to carry the span; measured, that tripled the CPU time of a
- * single-row prediction. The service makes no outgoing calls and creates no child spans, so the
- * span is started and ended right here, its name and attributes built once per route, with
- * no context manager. Like request metrics it wraps the app's `fetch` rather than adding a
- * Hono middleware layer (see request-metrics.ts).
+ * single-row prediction. The service makes no outgoing calls and creates no child spans, so no
+ * code needs the span while the request runs: the wrapper notes the request's start and end
+ * times, status and propagation headers, and the spans of an event loop turn's answers are made
+ * together right after it (`setImmediate`), with those times, through the same API and SDK
+ * (sampler, processors, exporters). Their names and attributes are built once per route, and no
+ * context manager runs. Like request metrics it wraps the app's `fetch` rather than adding a Hono
+ * middleware layer (see request-metrics.ts).
  */
-import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type Span, type TextMapGetter, type Tracer } from '@opentelemetry/api';
+import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type TextMapGetter, type Tracer } from '@opentelemetry/api';
 import { methodLabel, observeFetch, routeOf, type FetchWrapper } from './request-metrics.ts';
+
+/** Read once: see request-metrics.ts. */
+const clock = performance;
 
 /** Options for {@link requestTracing}. */
 export interface RequestTracingOptions {
@@ -29,11 +35,24 @@ export interface RequestTracingOptions {
 /** The paths {@link requestTracing} leaves alone unless told otherwise. */
 export const DEFAULT_UNTRACED: ReadonlySet<string> = new Set(['/metrics', '/health', '/ready']);
 
-/** Reads propagation headers from a request. */
-const headerGetter: TextMapGetter<Request> = {
-  get: (request, key) => request.headers.get(key) ?? undefined,
-  keys: (request) => [...request.headers.keys()],
-};
+/**
+ * What a request leaves for its span. Spans are made by the SDK in a batch once the requests of
+ * an event-loop turn are answered, from these records, with the request's own start and end
+ * times: the SDK's span code (ids, attribute checks, the span object, the processor) then runs
+ * for many spans at a time, hot, instead of between each request's parsing, inference and
+ * response, where it made every other part of the request slower too (see docs/benchmark.md).
+ */
+interface SpanRecord {
+  name: string;
+  attributes: Attributes;
+  /** `performance.now()` at the start and at the answer: the SDK turns them into epoch times. */
+  start: number;
+  end: number;
+  status: number;
+  error: string | undefined;
+  /** The values of the propagator's fields (`traceparent`, ...), when the request had any. */
+  carrier: (string | undefined)[] | undefined;
+}
 
 /** Creates the wrapper. */
 export function requestTracing(opts: RequestTracingOptions): FetchWrapper {
@@ -54,25 +73,58 @@ export function requestTracing(opts: RequestTracingOptions): FetchWrapper {
     }
     return entry;
   };
-  const endSpan = (span: Span, _: undefined, status: number, err?: unknown) => {
-    span.setAttribute('http.response.status_code', status);
-    if (status >= 500 || err) {
-      span.setAttribute('error.type', err instanceof Error ? err.name : String(status));
-      span.setStatus({ code: SpanStatusCode.ERROR });
+  // The headers the registered propagator reads, looked up per request; extraction itself waits
+  // for the batch, and is skipped for a request that carried none of them (no propagator makes a
+  // context out of no headers).
+  const fields = propagation.fields();
+  const getter: TextMapGetter<(string | undefined)[]> = {
+    get: (carrier, key) => {
+      const i = fields.indexOf(key);
+      return i < 0 ? undefined : carrier[i];
+    },
+    keys: (carrier) => fields.filter((_, i) => carrier[i] !== undefined),
+  };
+
+  let pending: SpanRecord[] = [];
+  const flush = () => {
+    const records = pending;
+    pending = [];
+    for (const r of records) {
+      const parent = r.carrier ? propagation.extract(ROOT_CONTEXT, r.carrier, getter) : ROOT_CONTEXT;
+      const span = tracer.startSpan(r.name, { kind: SpanKind.SERVER, attributes: r.attributes, startTime: r.start }, parent);
+      span.setAttribute('http.response.status_code', r.status);
+      if (r.error !== undefined) {
+        span.setAttribute('error.type', r.error);
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+      span.end(r.end);
     }
-    span.end();
+  };
+  const endSpan = (r: SpanRecord, _: undefined, status: number, err?: unknown) => {
+    r.end = clock.now();
+    r.status = status;
+    if (status >= 500 || err) r.error = err instanceof Error ? err.name : String(status);
+    // One batch per event-loop turn: the first answer of a turn schedules it.
+    if (pending.push(r) === 1) setImmediate(flush);
   };
   return (fetch) =>
     function tracedFetch(request, env, executionCtx) {
       const path = getPath(request);
       if (untraced.has(path)) return fetch(request, env, executionCtx);
+      const start = clock.now();
       const method = methodLabel(request.method);
-      const parent = propagation.extract(ROOT_CONTEXT, request, headerGetter);
+      let carrier: (string | undefined)[] | undefined;
+      for (let i = 0; i < fields.length; i++) {
+        const value = request.headers.get(fields[i]!);
+        if (value === null) continue;
+        carrier ??= new Array<string | undefined>(fields.length);
+        carrier[i] = value;
+      }
       const route = routeOf(path, routes);
       const known = route === undefined ? undefined : routeSpan(method, route);
-      const span = known
-        ? tracer.startSpan(known.name, { kind: SpanKind.SERVER, attributes: known.attributes }, parent)
-        : tracer.startSpan(method, { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': path, 'url.scheme': 'http' } }, parent);
-      return observeFetch(fetch, request, env, executionCtx, endSpan, span, undefined);
+      const record: SpanRecord = known
+        ? { name: known.name, attributes: known.attributes, start, end: start, status: 0, error: undefined, carrier }
+        : { name: method, attributes: { 'http.request.method': method, 'url.path': path, 'url.scheme': 'http' }, start, end: start, status: 0, error: undefined, carrier };
+      return observeFetch(fetch, request, env, executionCtx, endSpan, record, undefined);
     };
 }
