@@ -21,7 +21,7 @@
  * scrape phase times `/metrics` on a fresh default service under the paced load (300 scrapes
  * per port in 60 s, for the budget's p99), and a soak of the default service checks its RSS.
  *
- *   npm run bench                      # 4 processes per configuration, single rows 8 rounds, batch and paced 2, 2 s windows, 60 s scrape phase, 60 s soak (≈ 35 min)
+ *   npm run bench                      # 4 processes per configuration, single rows 8 rounds, batch and paced 2, 2 s windows, 60 s scrape phase, 60 s soak (≈ 33 min)
  *   npm run bench -- --quick           # smoke run: 1 round × 1 s windows, 3 s scrape phase, 4 s soak (numbers not evidence)
  *   npm run bench -- --rounds 12 --duration 5 --connections 32 --soak 120 --out /tmp/bench
  *   npm run bench -- --experiment microbatch   # micro-batching prototype at low and high load

@@ -95,6 +95,36 @@ describe('request tracing middleware', () => {
     expect(await finished()).toHaveLength(0);
   });
 
+  it('a span that cannot be made costs that span, not the process or the next spans', async () => {
+    const throwing = new TracerProvider({
+      spanProcessors: [
+        {
+          onStart: () => {},
+          onEnd: (span) => {
+            if (span.attributes['http.response.status_code'] === 415) throw new Error('processor bug');
+            exporter.export([span], () => {});
+          },
+          forceFlush: async () => {},
+          shutdown: async () => {},
+        },
+      ],
+    });
+    const fragile = createApp({
+      models: new ModelStore(await loadBundledModel()),
+      metrics: createServiceMetrics(createNoopMeter(), { preaggregated: undefined }),
+      isReady: () => true,
+      tracer: throwing.getTracer('test'),
+    });
+    exporter.reset();
+    const answers = await Promise.all([
+      fragile.request('/predict', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' }),
+      fragile.request('/model'),
+    ]);
+    expect(answers.map((r) => r.status)).toEqual([415, 200]);
+    const spans = await finished();
+    expect(spans.map((s) => s.name)).toEqual(['GET /model']);
+  });
+
   it('spans made together keep each request its own times and its own parent', async () => {
     exporter.reset();
     const parents = ['00f067aa0ba902b7', 'b7ad6b7169203331', undefined];

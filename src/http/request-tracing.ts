@@ -15,7 +15,7 @@
  * context manager runs. Like request metrics it wraps the app's `fetch` rather than adding a Hono
  * middleware layer (see request-metrics.ts).
  */
-import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type TextMapGetter, type Tracer } from '@opentelemetry/api';
+import { diag, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type TextMapGetter, type Tracer } from '@opentelemetry/api';
 import { methodLabel, observeFetch, routeOf, type FetchWrapper } from './request-metrics.ts';
 
 /** Read once: see request-metrics.ts. */
@@ -90,14 +90,19 @@ export function requestTracing(opts: RequestTracingOptions): FetchWrapper {
     const records = pending;
     pending = [];
     for (const r of records) {
-      const parent = r.carrier ? propagation.extract(ROOT_CONTEXT, r.carrier, getter) : ROOT_CONTEXT;
-      const span = tracer.startSpan(r.name, { kind: SpanKind.SERVER, attributes: r.attributes, startTime: r.start }, parent);
-      span.setAttribute('http.response.status_code', r.status);
-      if (r.error !== undefined) {
-        span.setAttribute('error.type', r.error);
-        span.setStatus({ code: SpanStatusCode.ERROR });
+      // Outside any request now: a throwing sampler or processor must cost a span, not the process.
+      try {
+        const parent = r.carrier ? propagation.extract(ROOT_CONTEXT, r.carrier, getter) : ROOT_CONTEXT;
+        const span = tracer.startSpan(r.name, { kind: SpanKind.SERVER, attributes: r.attributes, startTime: r.start }, parent);
+        span.setAttribute('http.response.status_code', r.status);
+        if (r.error !== undefined) {
+          span.setAttribute('error.type', r.error);
+          span.setStatus({ code: SpanStatusCode.ERROR });
+        }
+        span.end(r.end);
+      } catch (err) {
+        diag.error('request tracing: a span could not be made', err);
       }
-      span.end(r.end);
     }
   };
   const endSpan = (r: SpanRecord, _: undefined, status: number, err?: unknown) => {
