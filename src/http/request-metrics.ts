@@ -58,7 +58,7 @@ const THREW = 500;
  * Node's global `performance` is a lazily defined accessor: read once here, so a clock read on
  * the request path is one call rather than a global lookup and a getter call as well.
  */
-const clock = performance;
+export const clock = performance;
 
 /** What a wrapper calls when a request is answered: `a` and `b` are the request's own state. */
 export type AnswerReport<A, B> = (a: A, b: B, status: number, err?: unknown) => void;

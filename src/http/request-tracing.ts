@@ -16,10 +16,7 @@
  * middleware layer (see request-metrics.ts).
  */
 import { diag, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type TextMapGetter, type Tracer } from '@opentelemetry/api';
-import { methodLabel, observeFetch, routeOf, type FetchWrapper } from './request-metrics.ts';
-
-/** Read once: see request-metrics.ts. */
-const clock = performance;
+import { clock, methodLabel, observeFetch, routeOf, type FetchWrapper } from './request-metrics.ts';
 
 /** Options for {@link requestTracing}. */
 export interface RequestTracingOptions {
@@ -126,10 +123,9 @@ export function requestTracing(opts: RequestTracingOptions): FetchWrapper {
         carrier[i] = value;
       }
       const route = routeOf(path, routes);
-      const known = route === undefined ? undefined : routeSpan(method, route);
-      const record: SpanRecord = known
-        ? { name: known.name, attributes: known.attributes, start, end: start, status: 0, error: undefined, carrier }
-        : { name: method, attributes: { 'http.request.method': method, 'url.path': path, 'url.scheme': 'http' }, start, end: start, status: 0, error: undefined, carrier };
+      const { name, attributes } =
+        route === undefined ? { name: method, attributes: { 'http.request.method': method, 'url.path': path, 'url.scheme': 'http' } } : routeSpan(method, route);
+      const record: SpanRecord = { name, attributes, start, end: start, status: 0, error: undefined, carrier };
       return observeFetch(fetch, request, env, executionCtx, endSpan, record, undefined);
     };
 }
