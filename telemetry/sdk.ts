@@ -263,6 +263,14 @@ async function startTracing(config: TelemetryConfig, resource: Resource): Promis
   return {
     enabled: true,
     tracing: true,
-    shutdown: () => (stopping ??= tracerProvider.shutdown()),
+    shutdown: () =>
+      (stopping ??= (async () => {
+        // The request wrapper makes the spans of an event-loop turn's answers in a batch right
+        // after that turn (setImmediate, src/http/request-tracing.ts). A request answered in the
+        // turn the signal arrived in has its span still to be made: let the batches already
+        // scheduled run first, or the processors' last flush goes without them.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        await tracerProvider.shutdown();
+      })()),
   };
 }
