@@ -109,6 +109,8 @@ export interface Aggregate {
    * beside the verdicts, never instead of them.
    */
   calm?: { rps: number | null; windows: number; of: number };
+  /** A 95 % interval of the throughput ratio's median ({@link medianInterval}) over its windows. */
+  rpsInterval?: [number, number] | null;
 }
 
 /** The soak at the default configuration. */
@@ -177,6 +179,30 @@ export function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/**
+ * A distribution-free confidence interval for the median of `values` (at least `level`, 0.95 by
+ * default): the order statistics x(k) and x(n+1-k) with the largest k for which the chance that
+ * fewer than k of n values fall below the true median, Binomial(n, 1/2), is at most (1 - level) / 2.
+ * No bootstrap, so the same windows always give the same interval. Null below 6 values, where no
+ * such pair reaches 95 %. It takes the values as independent: windows of one process or one
+ * stretch of time are not quite, so it is a lower bound on the run's real uncertainty.
+ */
+export function medianInterval(values: number[], level = 0.95): [number, number] | null {
+  const n = values.length;
+  const s = [...values].sort((a, b) => a - b);
+  const tail = (1 - level) / 2;
+  // P(B <= j) for B ~ Binomial(n, 1/2), accumulated term by term.
+  let term = 0.5 ** n;
+  let cdf = term;
+  let k = 0;
+  for (let j = 0; j < n && cdf <= tail; j++) {
+    k = j + 1;
+    term = (term * (n - j)) / (j + 1);
+    cdf += term;
+  }
+  return k >= 1 ? [s[k - 1]!, s[n - k]!] : null;
 }
 
 const medianOrNull = (values: (number | null)[]) => {
@@ -284,6 +310,7 @@ export function aggregate(runs: RunRecord[], configs: ConfigInfo[], workloads: W
       (bases) => bases.every((b) => b.run.cpuUsPerRequest !== null && b.run.cpuUsPerRequest <= bestBase * CALM),
     );
     a.calm = { rps: calm.length ? median(calm) : null, windows: calm.length, of: pairs.length };
+    a.rpsInterval = a.config === baseline ? null : medianInterval(ratios((r) => r.load.rps));
     a.ratio = {
       rps: paired((r) => r.load.rps, b.rps > 0 ? a.rps / b.rps : null),
       p99: paired((r) => r.load.latencyMs.p99, b.p99Ms > 0 ? a.p99Ms / b.p99Ms : null),
@@ -315,6 +342,7 @@ export function evaluateBudget(r: Pick<BenchResults, 'summary' | 'soak' | 'quick
   const control = get('baseline-copy', 'single');
   const calmNote = (a: Aggregate | undefined) =>
     [
+      a?.rpsInterval ? `95 % interval of the median ${f(a.rpsInterval[0], 3)}-${f(a.rpsInterval[1], 3)} × over its ${a.calm?.of ?? '?'} windows` : undefined,
       a?.calm?.rps != null ? `${f(a.calm.rps, 3)} × over the ${a.calm.windows} of ${a.calm.of} windows with a calm machine` : undefined,
       control?.ratio.rps != null ? `the A/A control, an identical baseline server, measured ${f(control.ratio.rps, 3)} ×` : undefined,
     ]
@@ -431,7 +459,7 @@ export function formatMarkdown(r: BenchResults): string {
       `autocannon in a separate process${r.quick ? ' · **--quick: a smoke run, numbers are not evidence**' : ''}`,
     '',
   );
-  md.push('Medians across windows; ratios are against the baseline (same workload): each window against the baseline interpolated between the baseline windows before and after it. Latency is measured by the client; CPU is the server process\'s user + system time per request (CPU cores: per wall second); other load is the CPU that anything but the server and the load generator used meanwhile (a noise indicator: it should be near 0); peak RSS is the largest sampled during the load; scrape is the p99 of `/metrics` on the API port / the scrape port during the load (once per second; five times per second under the paced load, for enough samples), as the client saw it and as the server rendered it (its Server-Timing header), beside `/health` fetched the same way as a control for the machine\'s own latency. Calm windows: those whose baseline references ran within 15 % of the baseline\'s best CPU time per request (this VM has slow spells).', '');
+  md.push('Medians across windows; ratios are against the baseline (same workload): each window against the baseline interpolated between the baseline windows before and after it. Latency is measured by the client; CPU is the server process\'s user + system time per request (CPU cores: per wall second); other load is the CPU that anything but the server and the load generator used meanwhile (a noise indicator: it should be near 0); peak RSS is the largest sampled during the load; scrape is the p99 of `/metrics` on the API port / the scrape port during the load (once per second; five times per second under the paced load, for enough samples), as the client saw it and as the server rendered it (its Server-Timing header), beside `/health` fetched the same way as a control for the machine\'s own latency. Calm windows: those whose baseline references ran within 15 % of the baseline\'s best CPU time per request (this VM has slow spells). The budget\'s throughput lines also give a 95 % interval of the median of their per-window ratios (from order statistics, taking the windows as independent, so a lower bound on the run\'s uncertainty): a verdict whose interval straddles its line could have gone the other way in another run.', '');
   for (const w of r.workloads) {
     md.push(`## ${w.label}`, '');
     md.push('| configuration | req/s | rows/s | p50 ms | p99 ms | max ms | CPU µs/req | CPU cores | peak RSS MB | scrape p99 ms, client (api / :9464 / control /health) | scrape p99 ms, render (api / :9464) | scrape size KB | throughput × | throughput ×, calm windows | p99 × | CPU × | other load (cores) |');

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './helpers/tools.ts';
-import { aggregate, evaluateBudget, formatSvg, scrapeStats, type BenchResults, type RunRecord, type ScrapeSample } from '../bench/report.ts';
+import { aggregate, evaluateBudget, formatSvg, medianInterval, scrapeStats, type BenchResults, type RunRecord, type ScrapeSample } from '../bench/report.ts';
 
 /** Runs a bench script with this Node from the repository root; its exit code and output. */
 function runScript(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -166,6 +166,41 @@ describe('bench report', () => {
     expect(summary.find((a) => a.config === 'traces')!.ratio.rps).toBeCloseTo(0.8);
   });
 
+  it('gives the median a distribution-free 95 % interval from order statistics', () => {
+    // The chance that at most j of n values fall below the median: the binomial coefficients, summed.
+    const choose = (n: number, i: number): number => (i === 0 ? 1 : (choose(n, i - 1) * (n - i + 1)) / i);
+    const below = (n: number, j: number) => Array.from({ length: j + 1 }, (_, i) => choose(n, i)).reduce((a, b) => a + b, 0) / 2 ** n;
+    const values = (n: number) => Array.from({ length: n }, (_, i) => (i * 7) % n).map((v) => v / 10);
+    for (const n of [5, 6, 8, 16, 24]) {
+      const iv = medianInterval(values(n));
+      // The largest k whose tails hold at most 2.5 % each.
+      let k = 0;
+      while (k < n && below(n, k) <= 0.025) k++;
+      if (k === 0) {
+        expect(iv).toBeNull();
+        continue;
+      }
+      expect(iv).toEqual([(k - 1) / 10, (n - k) / 10]);
+      expect(1 - 2 * below(n, k - 1)).toBeGreaterThanOrEqual(0.95);
+    }
+    // 16 windows (a full run's single-row workload): the 4th and 13th smallest.
+    expect(medianInterval(values(16))).toEqual([0.3, 1.2]);
+    expect(medianInterval([1, 2, 3, 4, 5])).toBeNull();
+
+    // In a run: 16 default windows between baseline windows of 1000 req/s, at 0.85-1.0 of it.
+    const configs = ['baseline', 'default'].map((id) => ({ id, label: id }));
+    const workloads = [{ id: 'single', label: 'single', rowsPerRequest: 1, connections: 16, scrapeIntervalMs: 1000 }];
+    const runs: RunRecord[] = [{ ...run('baseline', 'single', 0, 1000, 10), seq: 0 }];
+    for (let i = 0; i < 16; i++) {
+      runs.push({ ...run('default', 'single', i, 850 + ((i * 7) % 16) * 10, 10), seq: 2 * i + 1 });
+      runs.push({ ...run('baseline', 'single', i, 1000, 10), seq: 2 * i + 2 });
+    }
+    const def = aggregate(runs, configs, workloads, 'baseline').find((a) => a.config === 'default')!;
+    expect(def.rpsInterval).toEqual([0.88, 0.97]);
+    const line = evaluateBudget({ summary: aggregate(runs, configs, workloads, 'baseline'), quick: false, baseline: 'baseline' }).find((b) => b.id === 'default-throughput')!;
+    expect(line.note).toContain('95 % interval of the median 0.880-0.970 × over its 16 windows');
+  });
+
   it('takes medians across rounds and ratios against the baseline, and judges the budget', () => {
     const configs = ['baseline', 'no-quality', 'default', 'traces'].map((id) => ({ id, label: id }));
     const workloads = [
@@ -185,6 +220,9 @@ describe('bench report', () => {
     expect(def.ratio.rps).toBeCloseTo(0.95);
     expect(def.ratio.p99).toBeCloseTo(1.1);
     const budget = evaluateBudget({ summary, quick: false, baseline: 'baseline' });
+    // Three windows: too few for a 95 % interval, so none is claimed.
+    expect(def.rpsInterval).toBeNull();
+    expect(budget.find((b) => b.id === 'default-throughput')!.note ?? '').not.toContain('interval');
     const verdict = Object.fromEntries(budget.map((b) => [b.id, b.pass]));
     expect(verdict).toEqual({
       'default-throughput': true,
