@@ -109,8 +109,8 @@ export interface Aggregate {
    * beside the verdicts, never instead of them.
    */
   calm?: { rps: number | null; windows: number; of: number };
-  /** A 95 % interval of the throughput ratio's median ({@link medianInterval}) over its windows. */
-  rpsInterval?: [number, number] | null;
+  /** A 95 % interval of the throughput ratio's median ({@link medianInterval}), and over how many windows. */
+  rpsInterval?: { low: number; high: number; windows: number } | null;
 }
 
 /** The soak at the default configuration. */
@@ -310,7 +310,9 @@ export function aggregate(runs: RunRecord[], configs: ConfigInfo[], workloads: W
       (bases) => bases.every((b) => b.run.cpuUsPerRequest !== null && b.run.cpuUsPerRequest <= bestBase * CALM),
     );
     a.calm = { rps: calm.length ? median(calm) : null, windows: calm.length, of: pairs.length };
-    a.rpsInterval = a.config === baseline ? null : medianInterval(ratios((r) => r.load.rps));
+    const rpsRatios = ratios((r) => r.load.rps);
+    const interval = a.config === baseline ? null : medianInterval(rpsRatios);
+    a.rpsInterval = interval && { low: interval[0], high: interval[1], windows: rpsRatios.length };
     a.ratio = {
       rps: paired((r) => r.load.rps, b.rps > 0 ? a.rps / b.rps : null),
       p99: paired((r) => r.load.latencyMs.p99, b.p99Ms > 0 ? a.p99Ms / b.p99Ms : null),
@@ -342,7 +344,7 @@ export function evaluateBudget(r: Pick<BenchResults, 'summary' | 'soak' | 'quick
   const control = get('baseline-copy', 'single');
   const calmNote = (a: Aggregate | undefined) =>
     [
-      a?.rpsInterval ? `95 % interval of the median ${f(a.rpsInterval[0], 3)}-${f(a.rpsInterval[1], 3)} × over its ${a.calm?.of ?? '?'} windows` : undefined,
+      a?.rpsInterval ? `95 % interval of the median ${f(a.rpsInterval.low, 3)}-${f(a.rpsInterval.high, 3)} × over its ${a.rpsInterval.windows} windows` : undefined,
       a?.calm?.rps != null ? `${f(a.calm.rps, 3)} × over the ${a.calm.windows} of ${a.calm.of} windows with a calm machine` : undefined,
       control?.ratio.rps != null ? `the A/A control, an identical baseline server, measured ${f(control.ratio.rps, 3)} ×` : undefined,
     ]

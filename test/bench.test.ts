@@ -196,7 +196,7 @@ describe('bench report', () => {
       runs.push({ ...run('baseline', 'single', i, 1000, 10), seq: 2 * i + 2 });
     }
     const def = aggregate(runs, configs, workloads, 'baseline').find((a) => a.config === 'default')!;
-    expect(def.rpsInterval).toEqual([0.88, 0.97]);
+    expect(def.rpsInterval).toEqual({ low: 0.88, high: 0.97, windows: 16 });
     const line = evaluateBudget({ summary: aggregate(runs, configs, workloads, 'baseline'), quick: false, baseline: 'baseline' }).find((b) => b.id === 'default-throughput')!;
     expect(line.note).toContain('95 % interval of the median 0.880-0.970 × over its 16 windows');
   });

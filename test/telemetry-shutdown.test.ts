@@ -17,9 +17,12 @@ let sink: OtlpSink;
 beforeAll(async () => {
   sink = await startOtlpSink();
 });
-afterAll(() => sink.close());
+afterAll(async () => {
+  vi.unstubAllEnvs();
+  await sink.close();
+});
 
-it("exports the span of a request answered in the turn shutdown starts in", async () => {
+it('exports the span of a request answered in the turn shutdown starts in', async () => {
   // A schedule delay longer than the test: only shutdown's flush sends anything.
   // In process.env: the OTLP exporter reads its endpoint there itself, as upstream's does.
   const env = { OTEL_TRACES_EXPORTER: 'otlp', OTEL_METRICS_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_BSP_SCHEDULE_DELAY: '600000' };
