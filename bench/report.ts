@@ -300,10 +300,7 @@ export function aggregate(runs: RunRecord[], configs: ConfigInfo[], workloads: W
         const y = ys.every((q) => q !== null) ? bases.reduce((sum, b, i) => sum + b.weight * ys[i]!, 0) : null;
         return x !== null && y !== null && y > 0 ? [x / y] : [];
       });
-    const paired = (f: (r: RunRecord) => number | null, fallback: number | null): number | null => {
-      const v = ratios(f);
-      return v.length ? median(v) : fallback;
-    };
+    const medianOr = (v: number[], fallback: number | null): number | null => (v.length ? median(v) : fallback);
     const bestBase = Math.min(...baseRuns.map((x) => x.cpuUsPerRequest ?? Infinity));
     const calm = ratios(
       (r) => r.load.rps,
@@ -314,9 +311,9 @@ export function aggregate(runs: RunRecord[], configs: ConfigInfo[], workloads: W
     const interval = a.config === baseline ? null : medianInterval(rpsRatios);
     a.rpsInterval = interval && { low: interval[0], high: interval[1], windows: rpsRatios.length };
     a.ratio = {
-      rps: paired((r) => r.load.rps, b.rps > 0 ? a.rps / b.rps : null),
-      p99: paired((r) => r.load.latencyMs.p99, b.p99Ms > 0 ? a.p99Ms / b.p99Ms : null),
-      cpu: paired((r) => r.cpuUsPerRequest, a.cpuUsPerRequest !== null && b.cpuUsPerRequest ? a.cpuUsPerRequest / b.cpuUsPerRequest : null),
+      rps: medianOr(rpsRatios, b.rps > 0 ? a.rps / b.rps : null),
+      p99: medianOr(ratios((r) => r.load.latencyMs.p99), b.p99Ms > 0 ? a.p99Ms / b.p99Ms : null),
+      cpu: medianOr(ratios((r) => r.cpuUsPerRequest), a.cpuUsPerRequest !== null && b.cpuUsPerRequest ? a.cpuUsPerRequest / b.cpuUsPerRequest : null),
     };
   }
   return out;
@@ -340,9 +337,9 @@ export function evaluateBudget(r: Pick<BenchResults, 'summary' | 'soak' | 'quick
   const def = get('default', 'single');
   const tr = get('traces', 'single');
   const nq = get('no-quality', 'single');
-  // The calm-window ratio is shown beside the verdict (see Aggregate.calm), not judged.
+  // The interval and the calm-window ratio are shown beside the verdict (see Aggregate), not judged.
   const control = get('baseline-copy', 'single');
-  const calmNote = (a: Aggregate | undefined) =>
+  const throughputNote = (a: Aggregate | undefined) =>
     [
       a?.rpsInterval ? `95 % interval of the median ${f(a.rpsInterval.low, 3)}-${f(a.rpsInterval.high, 3)} × over its ${a.rpsInterval.windows} windows` : undefined,
       a?.calm?.rps != null ? `${f(a.calm.rps, 3)} × over the ${a.calm.windows} of ${a.calm.of} windows with a calm machine` : undefined,
@@ -350,7 +347,7 @@ export function evaluateBudget(r: Pick<BenchResults, 'summary' | 'soak' | 'quick
     ]
       .filter((x) => x !== undefined)
       .join('; ') || undefined;
-  check('default-throughput', 'Default service: single-row throughput ≥ 0.92 × baseline', def?.ratio.rps, (v) => v >= 0.92, (v) => `${f(v, 3)} ×`, calmNote(def));
+  check('default-throughput', 'Default service: single-row throughput ≥ 0.92 × baseline', def?.ratio.rps, (v) => v >= 0.92, (v) => `${f(v, 3)} ×`, throughputNote(def));
   check('default-p99', 'Default service: single-row p99 ≤ 1.2 × baseline', def?.ratio.p99, (v) => v <= 1.2, (v) => `${f(v, 3)} ×`);
   check(
     'quality-cost',
@@ -359,7 +356,7 @@ export function evaluateBudget(r: Pick<BenchResults, 'summary' | 'soak' | 'quick
     (v) => v >= 0.95,
     (v) => `${f(v, 3)} ×`,
   );
-  check('traces-throughput', 'Traces on: single-row throughput ≥ 0.75 × baseline', tr?.ratio.rps, (v) => v >= 0.75, (v) => `${f(v, 3)} ×`, calmNote(tr));
+  check('traces-throughput', 'Traces on: single-row throughput ≥ 0.75 × baseline', tr?.ratio.rps, (v) => v >= 0.75, (v) => `${f(v, 3)} ×`, throughputNote(tr));
   // Scrapes of the default configuration, judged on the service's own time to answer (the
   // render time it reports in Server-Timing): what the client sees on this VM includes the
   // machine's own latency, which the `/health` control fetched beside it shows. The verdict is

@@ -11,7 +11,7 @@ import { createServiceMetrics } from '../telemetry/metrics.ts';
 import { startTelemetry } from '../telemetry/sdk.ts';
 import { datasetRows, loadBundledModel } from './helpers/app.ts';
 import { startOtlpSink, type OtlpSink } from './helpers/otlp-sink.ts';
-import { messages, readMessage, str } from './helpers/protobuf.ts';
+import { exportedSpans, str } from './helpers/protobuf.ts';
 
 let sink: OtlpSink;
 beforeAll(async () => {
@@ -40,10 +40,6 @@ it('exports the span of a request answered in the turn shutdown starts in', asyn
   expect(res.status).toBe(200);
   // No event-loop turn between the answer and shutdown, as when SIGTERM arrives right after it.
   await telemetry.shutdown();
-  const spans = sink.requests
-    .filter((r) => r.path === '/v1/traces')
-    .flatMap((r) => messages(readMessage(r.body), 1))
-    .flatMap((rs) => messages(rs, 2))
-    .flatMap((ss) => messages(ss, 2));
+  const spans = sink.requests.filter((r) => r.path === '/v1/traces').flatMap((r) => exportedSpans(r.body));
   expect(spans.map((s) => str(s, 5))).toEqual(['POST /predict']);
 });

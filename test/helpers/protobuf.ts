@@ -54,6 +54,12 @@ export function readMessage(buf: Buffer): Fields {
 /** The sub-messages of a length-delimited field. */
 export const messages = (m: Fields, field: number): Fields[] => ((m.get(field) ?? []) as Buffer[]).map(readMessage);
 
+/** The spans of an OTLP/protobuf `ExportTraceServiceRequest` body (ResourceSpans → ScopeSpans → Span). */
+export const exportedSpans = (body: Buffer): Fields[] =>
+  messages(readMessage(body), 1)
+    .flatMap((rs) => messages(rs, 2))
+    .flatMap((ss) => messages(ss, 2));
+
 /** A string field. */
 export const str = (m: Fields, field: number): string | undefined => (m.get(field)?.[0] as Buffer | undefined)?.toString('utf8');
 
