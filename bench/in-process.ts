@@ -27,7 +27,7 @@ import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createBaselineApp } from './baseline-app.ts';
 import { median } from './report.ts';
-import { applyPinning, freePort, planPinning, ROOT, runLoad, runMeasuredLoad, serviceArgs, spawnTracked, writeBodies } from './lib.ts';
+import { applyPinning, freePort, planPinning, ROOT, runLoad, runMeasuredLoad, runtimeFlags, spawnTracked, writeBodies } from './lib.ts';
 
 /** The server side: `node bench/in-process.ts --serve name=port,...`, prints `ready` when listening. */
 async function serveApps(spec: string): Promise<void> {
@@ -79,8 +79,7 @@ async function main(): Promise<void> {
   const bodiesFile = join(mkdtempSync(join(tmpdir(), 'in-process-')), 'bodies.json');
   writeBodies(bodiesFile, 1, 64);
   const ports = await Promise.all(names.map(() => freePort()));
-  const semiSpace = serviceArgs().filter((a) => /^--(max|min)-semi-space-size=/.test(a));
-  const proc = spawnTracked([...semiSpace, join(ROOT, 'bench/in-process.ts'), '--serve', names.map((n, i) => `${n}=${ports[i]}`).join(',')], {
+  const proc = spawnTracked([...runtimeFlags(), join(ROOT, 'bench/in-process.ts'), '--serve', names.map((n, i) => `${n}=${ports[i]}`).join(',')], {
     env: { PATH: process.env.PATH ?? '' },
     ...(pin ? { cpus: pin.server } : {}),
   });

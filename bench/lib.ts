@@ -96,11 +96,24 @@ export function tracesEnv(sinkUrl: string): Record<string, string> {
 }
 
 /**
- * The node arguments of the baseline server: the same V8 flags as `npm start` (the heap sizing
- * is the runtime's configuration, not telemetry), without the telemetry preload.
+ * The node flags of `npm start` without its telemetry preload (`--import …`) and its script: V8's
+ * heap and GC settings are the runtime's configuration, not telemetry, so every server the
+ * benchmark compares runs with them.
  */
+export function runtimeFlags(args: readonly string[] = serviceArgs()): string[] {
+  const flags: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (!a.startsWith('-')) break; // the script: what follows is its own arguments
+    if (a === '--import') i++;
+    else if (!a.startsWith('--import=')) flags.push(a);
+  }
+  return flags;
+}
+
+/** The node arguments of the baseline server: {@link runtimeFlags}, then its script. */
 export function baselineArgs(): string[] {
-  return [...serviceArgs().filter((a) => /^--(max|min)-semi-space-size=/.test(a)), 'bench/baseline-server.ts'];
+  return [...runtimeFlags(), 'bench/baseline-server.ts'];
 }
 
 /**

@@ -390,3 +390,16 @@ describe('bench/lib.ts startServer', () => {
     }
   }, 60_000);
 });
+
+describe('bench/lib.ts runtimeFlags', () => {
+  it("gives every benchmarked server npm start's node flags, without the telemetry preload or the script", async () => {
+    const { baselineArgs, runtimeFlags, serviceArgs } = await import('../bench/lib.ts');
+    const start = serviceArgs();
+    const flags = runtimeFlags();
+    // Every flag of the start script before its script, the preload's pair excepted.
+    expect(flags.length).toBeGreaterThan(0);
+    expect(flags).toEqual(start.slice(0, start.indexOf('src/server.ts')).filter((a, i, all) => a !== '--import' && all[i - 1] !== '--import'));
+    expect(baselineArgs()).toEqual([...flags, 'bench/baseline-server.ts']);
+    expect(runtimeFlags(['--a=1', '--import', './x.ts', '--import=./y.ts', '--b', 'app.ts', '--c'])).toEqual(['--a=1', '--b']);
+  });
+});

@@ -221,7 +221,7 @@ describe('Dockerfile', () => {
     const cmd = instructions.filter((l) => l.startsWith('CMD ')).at(-1)!;
     const argv = JSON.parse(cmd.slice(4)) as string[];
     expect(argv.join(' ')).toBe(pkg.scripts.start);
-    expect(pkg.scripts.start).toBe('node --max-semi-space-size=16 --import ./telemetry/register.ts src/server.ts');
+    expect(pkg.scripts.start).toBe('node --max-semi-space-size=16 --no-memory-reducer --import ./telemetry/register.ts src/server.ts');
     // The README starts it with `npm start`, which is this same command.
     expect(repoText('README.md')).toMatch(/npm start/);
   });
