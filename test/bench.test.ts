@@ -403,3 +403,25 @@ describe('bench/lib.ts runtimeFlags', () => {
     expect(runtimeFlags(['--a=1', '--import', './x.ts', '--import=./y.ts', '--b', 'app.ts', '--c'])).toEqual(['--a=1', '--b']);
   });
 });
+
+describe('bench/idle-deopt.ts parsers', () => {
+  it("reads V8's code-deopt events and counts them per second and reason", async () => {
+    const { deoptBursts, parseDeopts } = await import('../bench/idle-deopt.ts');
+    const log = [
+      'v8-version,13,6,233,17,-node.53,0',
+      'code-deopt,84552,1984,0x7f9c5a841dc0,-1,7267,deopt-eager,<node:internal/deps/amaro/dist/index:213:20>,Insufficient type feedback for compare operation',
+      'code-deopt,121500000,896,0x1,-1,24150,dependency-change,<node:_http_outgoing:438:22>,embedded weak objects cleared',
+      'code-deopt,121700000,896,0x2,-1,24150,dependency-change,<file:///app/src/app.ts:77:35>,embedded weak objects cleared',
+      'code-deopt,137100000,896,0x3,-1,3034,deopt-eager,<node:events:514:28>,wrong map, or so',
+      'code-creation,Script,0,1,0x4,10,x',
+    ].join('\n');
+    const deopts = parseDeopts(log);
+    expect(deopts).toHaveLength(4);
+    expect(deopts[1]).toEqual({ atS: 121.5, kind: 'dependency-change', fn: '<node:_http_outgoing:438:22>', reason: 'embedded weak objects cleared' });
+    expect(deopts[3]!.reason).toBe('wrong map, or so');
+    expect(deoptBursts(deopts, 15)).toEqual([
+      { second: 121, reason: 'embedded weak objects cleared', count: 2 },
+      { second: 137, reason: 'wrong map, or so', count: 1 },
+    ]);
+  });
+});
