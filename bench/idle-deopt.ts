@@ -21,7 +21,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
-import { applyPinning, baselineArgs, planPinning, runLoad, serviceArgs, sleep, startServer, writeBodies } from './lib.ts';
+import { applyPinning, baselineArgs, planPinning, runLoad, serviceArgs, sleep, startScraper, startServer, writeBodies } from './lib.ts';
 
 /** One deoptimisation from V8's log. */
 export interface Deopt {
@@ -88,14 +88,8 @@ async function main(): Promise<void> {
   const at = script.length - 1;
   const argv = ['--log-deopt', `--logfile=${log}`, '--no-logfile-per-isolate', ...script.slice(0, at), ...extra, ...script.slice(at)];
   const server = await startServer({ argv, env: {} });
-  const scraped = values.config !== 'baseline';
-  let stopping = false;
-  const scraper = (async () => {
-    while (scraped && !stopping) {
-      await Promise.all([`${server.url}/metrics`, `http://127.0.0.1:${server.scrapePort}/metrics`].map((u) => fetch(u).then((r) => r.text())));
-      await sleep(1000);
-    }
-  })();
+  // The benchmark's own scraper (both /metrics ports and /health, once a second); the baseline has no /metrics.
+  const scraper = values.config === 'baseline' ? undefined : startScraper(server, 1000);
   const load = (durationS: number) => runLoad({ url: `${server.url}/predict`, connections: Number(values.connections), durationS, bodiesFile: bodies, rowsPerRequest: 1 });
   const started = performance.now();
   const elapsed = () => ((performance.now() - started) / 1000).toFixed(0);
@@ -108,8 +102,7 @@ async function main(): Promise<void> {
       process.stdout.write(`burst ${c} (${elapsed()} s after the first load began): ${Math.round(r.rps)} req/s, p99 ${r.latencyMs.p99.toFixed(2)} ms\n`);
     }
   } finally {
-    stopping = true;
-    await scraper;
+    await scraper?.stop();
     // V8 writes the rest of its log as the process exits.
     await server.stop();
   }

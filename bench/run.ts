@@ -31,9 +31,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Agent, get as httpGet } from 'node:http';
 import { parseArgs } from 'node:util';
-import { applyPinning, baselineArgs, environment, planPinning, readProc, sleep, systemBusyS, ROOT, runLoad, serviceArgs, startServer, tracesEnv, writeBodies, type RunningServer, type ServerSpec } from './lib.ts';
+import { applyPinning, baselineArgs, environment, planPinning, readProc, sleep, systemBusyS, ROOT, runLoad, serviceArgs, startScraper, startServer, tracesEnv, writeBodies, type RunningServer, type ServerSpec } from './lib.ts';
 import type { LoadOptions, LoadResult } from './load.ts';
 import { startOtlpSink, type OtlpSink } from './otlp-sink.ts';
 import {
@@ -46,7 +45,6 @@ import {
   type BenchResults,
   type ConfigInfo,
   type RunRecord,
-  type ScrapeSample,
   type ScrapePhaseResult,
   type SoakResult,
   type WorkloadInfo,
@@ -231,59 +229,6 @@ function parseOptions(argv: string[]): Options {
     out: resolve(values.out ?? join(ROOT, 'bench/results')),
     root: values.root === undefined ? undefined : resolve(values.root),
     pin: !values['no-pin'],
-  };
-}
-
-/**
- * One GET over a kept-alive connection, timed from the request to the last byte. node:http rather
- * than fetch: undici's fetch adds about half a millisecond of client-side work per call, which
- * is not the server's (Prometheus's own scraper is a lean Go client). Also reads the server's
- * own render time from its `Server-Timing: render;dur=<ms>` header.
- */
-function timedGet(url: string, agent: Agent, timeoutMs: number): Promise<Omit<ScrapeSample, 'port'>> {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    const failed = () => resolve({ ms: performance.now() - t0, serverMs: null, bytes: 0, status: 0 });
-    const req = httpGet(url, { agent, timeout: timeoutMs }, (res) => {
-      let bytes = 0;
-      const timing = /render;dur=([\d.]+)/.exec(String(res.headers['server-timing'] ?? ''));
-      res.on('data', (d: Buffer) => (bytes += d.length));
-      res.on('end', () => resolve({ ms: performance.now() - t0, serverMs: timing ? Number(timing[1]) : null, bytes, status: res.statusCode ?? 0 }));
-      res.on('error', failed);
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', failed);
-  });
-}
-
-/**
- * Scrapes both /metrics ports every `intervalMs` until stopped, as Prometheus would, and fetches
- * `/health` on the same connection right after: a control that shows the machine's own latency
- * for a request that does no work. Keeps the timings.
- */
-function startScraper(server: RunningServer, intervalMs: number): { stop: () => Promise<ScrapeSample[]> } {
-  const samples: ScrapeSample[] = [];
-  const targets = [
-    ['api', `${server.url}/metrics`],
-    ['scrape', `http://127.0.0.1:${server.scrapePort}/metrics`],
-    ['health', `${server.url}/health`],
-  ] as const;
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  let inFlight: Promise<void> | undefined;
-  const tick = () => {
-    if (inFlight) return;
-    inFlight = (async () => {
-      for (const [port, url] of targets) samples.push({ port, ...(await timedGet(url, agent, 5000)) });
-    })().finally(() => (inFlight = undefined));
-  };
-  const timer = setInterval(tick, intervalMs);
-  return {
-    async stop() {
-      clearInterval(timer);
-      await inFlight;
-      agent.destroy();
-      return samples;
-    },
   };
 }
 
