@@ -96,7 +96,13 @@ async function main(): Promise<void> {
     server.once('listening', resolve);
     server.once('error', reject);
   });
-  log.info('listening', { host: config.host, port: config.port, telemetry: telemetry.enabled, tracing: telemetry.tracing });
+  log.info('listening', {
+    host: config.host,
+    port: config.port,
+    telemetry: telemetry.enabled,
+    tracing: telemetry.tracing,
+    ...(telemetry.gcDurations && { gc_durations: telemetry.gcDurations }),
+  });
   if (config.adminToken) log.info('model admin API enabled', { route: '/admin/model', model_dir: config.modelDir });
   if (config.faults.enabled) log.warn('fault injection is enabled: /admin/faults can degrade /predict');
 

@@ -158,7 +158,9 @@ export interface ExternalMetricSpec {
  * Runtime and process metrics, as the Prometheus exporter names them. They come from
  * `@opentelemetry/instrumentation-runtime-node` (event loop, GC, heap) and
  * `@opentelemetry/instrumentation-host-metrics` (process CPU and memory); dashboards may use them, and the
- * tests check that every one listed here is really exposed.
+ * tests check that every one listed here is really exposed. `v8js_gc_duration` is runtime-node's
+ * histogram, recorded in the service by the native collector that replaces its GCCollector
+ * (`telemetry/gc.ts`: same name, unit, buckets and labels).
  */
 export const RUNTIME_METRICS = [
   { name: 'nodejs_eventloop_delay_p50', type: 'gauge', unit: 's', labels: [], source: '@opentelemetry/instrumentation-runtime-node' },

@@ -93,6 +93,18 @@ class HistogramState implements HistogramSeries {
     if (value < this.min) this.min = value;
     if (value > this.max) this.max = value;
   }
+  /**
+   * Replaces the whole state with one aggregated elsewhere (`telemetry/gc.ts`: V8's GC pauses,
+   * counted in native memory): `[count, sum, min, max, ...bucket counts]`, the buckets laid out as
+   * this series' own.
+   */
+  load(snapshot: Float64Array): void {
+    this.count = snapshot[0]!;
+    this.sum = snapshot[1]!;
+    this.min = snapshot[2]!;
+    this.max = snapshot[3]!;
+    this.counts.set(snapshot.subarray(4, 4 + this.counts.length));
+  }
 }
 
 /** The series of one instrument, keyed by the caller's binding; attributes are frozen copies. */
@@ -154,6 +166,7 @@ export interface PreaggregatedOptions {
 export class PreaggregatedMetrics {
   private readonly counters: PreaggregatedCounter[] = [];
   private readonly histograms: PreaggregatedHistogram[] = [];
+  private readonly beforeCollect: (() => void)[] = [];
   private readonly scope: string;
 
   constructor(opts: PreaggregatedOptions = {}) {
@@ -175,6 +188,14 @@ export class PreaggregatedMetrics {
   }
 
   /**
+   * Runs `sync` at the start of every collection, by every producer: for series whose values are
+   * kept elsewhere and copied in ({@link HistogramState.load}) only when they are read.
+   */
+  onCollect(sync: () => void): void {
+    this.beforeCollect.push(sync);
+  }
+
+  /**
    * A producer for one reader (`metricProducers: [registry.producer(selector)]`). Each reader
    * needs its own: under delta temporality the producer remembers what it last exported.
    */
@@ -187,6 +208,7 @@ export class PreaggregatedMetrics {
     let lastCollect: HrTime | undefined;
     return {
       collect: async (): Promise<CollectionResult> => {
+        for (const sync of this.beforeCollect) sync();
         const now = hrTime();
         const metrics: MetricData[] = [];
         for (const c of this.counters) {

@@ -1,6 +1,7 @@
 /**
  * Node.js runtime metrics (event loop, GC, heap): `@opentelemetry/instrumentation-runtime-node`,
- * with one of its collectors swapped for a cheaper one.
+ * with two of its collectors swapped for cheaper ones: event-loop delay (below) and GC durations
+ * (`telemetry/gc.ts`).
  *
  * Why: every collection (each scrape, on each port) makes the upstream event-loop-delay
  * collector read `stddev` from Node's event-loop-delay histogram, which walks the whole
@@ -14,6 +15,8 @@ import { diag } from '@opentelemetry/api';
 import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
 import type { RuntimeNodeInstrumentationConfig } from '@opentelemetry/instrumentation-runtime-node';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { loadGcStats, NativeGcCollector } from './gc.ts';
+import type { PreaggregatedMetrics } from './preaggregated.ts';
 
 type IntervalHistogram = ReturnType<typeof monitorEventLoopDelay>;
 
@@ -24,8 +27,9 @@ interface Collector {
   disable(): void;
 }
 
-/** The upstream collector this module replaces (its class name in the pinned version). */
+/** The upstream collectors this module replaces (their class names in the pinned version). */
 const REPLACED = 'EventLoopDelayCollector';
+const GC_REPLACED = 'GCCollector';
 
 /** Event loop delay gauges: min, max, mean and percentiles since the previous collection. */
 export class EventLoopDelayCollector implements Collector {
@@ -73,23 +77,58 @@ export class EventLoopDelayCollector implements Collector {
   }
 }
 
-/** `RuntimeNodeInstrumentation` with {@link EventLoopDelayCollector} in place of upstream's. */
+/** Options for {@link RuntimeInstrumentation}: upstream's, and where the GC histogram goes. */
+export interface RuntimeInstrumentationConfig extends RuntimeNodeInstrumentationConfig {
+  /**
+   * The registry the native GC collector records `v8js.gc.duration` into (`telemetry/gc.ts`).
+   * Without it, or without the addon, upstream's GCCollector records the same histogram from
+   * Node's PerformanceObserver.
+   */
+  preaggregated?: PreaggregatedMetrics;
+}
+
+/**
+ * `RuntimeNodeInstrumentation` with {@link EventLoopDelayCollector} in place of upstream's, and,
+ * given a registry and the addon, {@link NativeGcCollector} in place of upstream's GCCollector.
+ */
 export class RuntimeInstrumentation extends RuntimeNodeInstrumentation {
-  constructor(config: RuntimeNodeInstrumentationConfig = {}) {
-    super(config);
+  /** Which collector records `v8js.gc.duration`: the addon's, or upstream's (and why). */
+  readonly gcSource: { native: true } | { native: false; reason: string };
+
+  constructor(config: RuntimeInstrumentationConfig = {}) {
+    const { preaggregated, ...upstream } = config;
+    super(upstream);
     // The collector list is private upstream; the swap is checked by test/runtime.test.ts
     // against the pinned version, and falls back to upstream's collector if it ever fails.
     const collectors = (this as unknown as { _collectors?: Collector[] })._collectors;
     const at = collectors?.findIndex((c) => c.constructor.name === REPLACED) ?? -1;
     if (!collectors || at < 0) {
       diag.warn(`runtime metrics: no ${REPLACED} found to replace; keeping upstream's`);
-      return;
+    } else {
+      // Upstream's constructor already started its histogram. Not its disable(): that clears the
+      // `enabled` flag of the config object every upstream collector shares.
+      (collectors[at] as Partial<{ internalDisable(): void }>).internalDisable?.();
+      const lean = new EventLoopDelayCollector(this.getConfig().monitoringPrecision ?? 10);
+      if (this.getConfig().enabled !== false) lean.enable();
+      collectors[at] = lean;
     }
-    // Upstream's constructor already started its histogram. Not its disable(): that clears the
-    // `enabled` flag of the config object every upstream collector shares.
+    this.gcSource = this.swapGcCollector(collectors, preaggregated);
+  }
+
+  private swapGcCollector(collectors: Collector[] | undefined, registry: PreaggregatedMetrics | undefined): RuntimeInstrumentation['gcSource'] {
+    if (!registry) return { native: false, reason: 'no pre-aggregated registry given' };
+    const at = collectors?.findIndex((c) => c.constructor.name === GC_REPLACED) ?? -1;
+    if (!collectors || at < 0) return { native: false, reason: `no ${GC_REPLACED} found to replace` };
+    const gc = loadGcStats();
+    if ('error' in gc) {
+      diag.warn(`runtime metrics: the GC statistics addon did not load (${gc.error}); v8js.gc.duration comes from Node's PerformanceObserver`);
+      return { native: false, reason: gc.error };
+    }
+    // Upstream's observer may be observing already: disconnected, Node makes no GC entries.
     (collectors[at] as Partial<{ internalDisable(): void }>).internalDisable?.();
-    const lean = new EventLoopDelayCollector(this.getConfig().monitoringPrecision ?? 10);
-    if (this.getConfig().enabled !== false) lean.enable();
-    collectors[at] = lean;
+    const native = new NativeGcCollector(gc.addon, registry);
+    if (this.getConfig().enabled !== false) native.enable();
+    collectors[at] = native;
+    return { native: true };
   }
 }

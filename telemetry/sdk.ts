@@ -45,6 +45,8 @@ export interface TelemetryHandle {
   readonly tracing: boolean;
   /** The per-request instruments' registry, exported by every metric reader; undefined when none runs. */
   readonly preaggregated?: PreaggregatedMetrics;
+  /** What records `v8js.gc.duration`: the native addon, or Node's PerformanceObserver (telemetry/gc.ts). */
+  readonly gcDurations?: 'native' | 'performance_observer';
   /** Flushes pending exports (OTLP) and stops readers and the scrape server. Idempotent. */
   shutdown(): Promise<void>;
 }
@@ -187,8 +189,9 @@ export async function startTelemetry(config: TelemetryConfig, opts: StartTelemet
   metrics.setGlobalMeterProvider(meterProvider);
 
   // Runtime (event loop, GC, heap) and process (CPU, RSS) metrics; the host's system-wide
-  // metrics are left to node_exporter, which does that job better.
-  const runtime = new RuntimeInstrumentation();
+  // metrics are left to node_exporter, which does that job better. GC durations are
+  // pre-aggregated too, from the native addon (telemetry/gc.ts).
+  const runtime = new RuntimeInstrumentation({ preaggregated });
   const host = new HostMetricsInstrumentation({ metricGroups: ['process.cpu', 'process.memory'] });
   for (const instrumentation of [runtime, host]) {
     instrumentation.setMeterProvider(meterProvider);
@@ -204,6 +207,7 @@ export async function startTelemetry(config: TelemetryConfig, opts: StartTelemet
     enabled: true,
     tracing: tracingHandle.tracing,
     preaggregated,
+    gcDurations: runtime.gcSource.native ? 'native' : 'performance_observer',
     renderPrometheus,
     shutdown: () =>
       (stopping ??= (async () => {

@@ -55,6 +55,16 @@ describe('the service started as npm start does (default: Prometheus exporter)',
     expect(sampleValue(scrape, 'api_request_total', { method: 'GET', endpoint: '/metrics', http_status: '200' })).toBe(1);
   });
 
+  it('times GCs with the native addon that npm ci built, not with a PerformanceObserver', async () => {
+    const lines = svc.stdout().trim().split('\n').flatMap((l) => (l.startsWith('{') ? [JSON.parse(l)] : []));
+    // A missing or unloadable addon is a failure here (it would say performance_observer).
+    expect(lines.find((l) => l.msg === 'listening')?.gc_durations).toBe('native');
+    const gc = parseExposition(await (await fetch(`http://127.0.0.1:${svc.scrapePort}/metrics`)).text());
+    const minor = samplesOf(gc, 'v8js_gc_duration_count').find((s) => s.labels.v8js_gc_type === 'minor');
+    // Start-up alone (model load, the render warm-up) makes scavenges.
+    expect(minor?.value).toBeGreaterThan(0);
+  });
+
   it('warms the metrics render up before it reports ready, without counting a scrape', () => {
     const lines = svc.stdout().trim().split('\n').flatMap((l) => (l.startsWith('{') ? [JSON.parse(l)] : []));
     const warm = lines.findIndex((l) => l.msg === 'metrics render warmed up');
