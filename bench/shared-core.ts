@@ -13,6 +13,7 @@
  *   node bench/shared-core.ts --configs baseline,baseline,baseline,baseline   # A/A: process to process
  *   node bench/shared-core.ts --configs default,default@/tmp/old --windows 12 # against a copy of the repo
  *   node bench/shared-core.ts --configs baseline,baseline+sdk-disabled,baseline+sdk,baseline,baseline+sdk-disabled,baseline+sdk
+ *   node bench/shared-core.ts --configs baseline,baseline@/tmp/old --rows 64                  # batches of 64 rows
  *
  * A configuration written `id@DIR` runs from the repository copy at DIR; `id~NAME=VALUE` (repeatable)
  * adds an environment variable, e.g. `traces~OTEL_BSP_MAX_EXPORT_BATCH_SIZE=128`, and `id~--flag=VALUE` a node
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
       windows: { type: 'string', default: '8' },
       duration: { type: 'string', default: '5' },
       connections: { type: 'string', default: '16' },
+      rows: { type: 'string', default: '1' },
     },
   });
   const names = values.configs!.split(',').map((s) => s.trim());
@@ -69,7 +71,8 @@ async function main(): Promise<void> {
   if (!pin) throw new Error('needs two or more cores and taskset: the servers share one core, the load generators the others');
   applyPinning(pin);
   const bodies = join(mkdtempSync(join(tmpdir(), 'shared-core-')), 'bodies.json');
-  writeBodies(bodies, 1, 64);
+  const rows = Number(values.rows);
+  writeBodies(bodies, rows, 64);
 
   const servers: { name: string; server: RunningServer }[] = [];
   if (names.some((n) => n.startsWith('traces'))) sink = await startOtlpSink();
@@ -86,7 +89,7 @@ async function main(): Promise<void> {
     for (let w = -1; w < windows; w++) {
       const before = servers.map(({ server }) => readProc(server.pid)?.cpuS ?? NaN);
       const loads = await Promise.all(
-        servers.map(({ server }) => runLoad({ url: `${server.url}/predict`, connections, durationS: w < 0 ? 6 : durationS, bodiesFile: bodies, rowsPerRequest: 1 })),
+        servers.map(({ server }) => runLoad({ url: `${server.url}/predict`, connections, durationS: w < 0 ? 6 : durationS, bodiesFile: bodies, rowsPerRequest: rows })),
       );
       const cpuUs = servers.map(({ server }, i) => (((readProc(server.pid)?.cpuS ?? NaN) - before[i]!) * 1e6) / loads[i]!.requests);
       if (w < 0) continue;

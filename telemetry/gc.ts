@@ -19,6 +19,7 @@
 import { createRequire } from 'node:module';
 import type { Attributes } from '@opentelemetry/api';
 import type { PreaggregatedHistogram, PreaggregatedMetrics } from './preaggregated.ts';
+import type { Collector } from './runtime.ts';
 
 /** The addon's interface (see the layout comment in gc_stats.cc). */
 export interface GcStatsAddon {
@@ -59,13 +60,6 @@ function load(file: URL): { addon: GcStatsAddon } | { error: string } {
   } catch (err) {
     return { error: (err as Error).message.split('\n')[0]! };
   }
-}
-
-/** What the runtime instrumentation expects of a collector (as in telemetry/runtime.ts). */
-interface Collector {
-  updateMetricInstruments(meter: unknown): void;
-  enable(): void;
-  disable(): void;
 }
 
 /** Adds `from` (a stopped recorder's rows) into `into`, kind by kind: counts and sums add, extremes combine. */

@@ -21,7 +21,7 @@ import type { PreaggregatedMetrics } from './preaggregated.ts';
 type IntervalHistogram = ReturnType<typeof monitorEventLoopDelay>;
 
 /** What the upstream instrumentation expects of each of its collectors. */
-interface Collector {
+export interface Collector {
   updateMetricInstruments(meter: Meter): void;
   enable(): void;
   disable(): void;
@@ -98,37 +98,42 @@ export class RuntimeInstrumentation extends RuntimeNodeInstrumentation {
   constructor(config: RuntimeInstrumentationConfig = {}) {
     const { preaggregated, ...upstream } = config;
     super(upstream);
-    // The collector list is private upstream; the swap is checked by test/runtime.test.ts
-    // against the pinned version, and falls back to upstream's collector if it ever fails.
+    // The collector list is private upstream; the swaps are checked by test/runtime.test.ts and
+    // test/gc.test.ts against the pinned version, and keep upstream's collector if they fail.
     const collectors = (this as unknown as { _collectors?: Collector[] })._collectors;
-    const at = collectors?.findIndex((c) => c.constructor.name === REPLACED) ?? -1;
-    if (!collectors || at < 0) {
+    if (!this.replaceCollector(collectors, REPLACED, () => new EventLoopDelayCollector(this.getConfig().monitoringPrecision ?? 10))) {
       diag.warn(`runtime metrics: no ${REPLACED} found to replace; keeping upstream's`);
-    } else {
-      // Upstream's constructor already started its histogram. Not its disable(): that clears the
-      // `enabled` flag of the config object every upstream collector shares.
-      (collectors[at] as Partial<{ internalDisable(): void }>).internalDisable?.();
-      const lean = new EventLoopDelayCollector(this.getConfig().monitoringPrecision ?? 10);
-      if (this.getConfig().enabled !== false) lean.enable();
-      collectors[at] = lean;
     }
     this.gcSource = this.swapGcCollector(collectors, preaggregated);
   }
 
+  /**
+   * Puts `make()`'s collector in the place of upstream's collector class `name`, started if
+   * upstream's would be. False when there is no such collector.
+   */
+  private replaceCollector(collectors: Collector[] | undefined, name: string, make: () => Collector): boolean {
+    const at = collectors?.findIndex((c) => c.constructor.name === name) ?? -1;
+    if (!collectors || at < 0) return false;
+    // Upstream's constructor already started it (a histogram, an observer). Not its disable():
+    // that clears the `enabled` flag of the config object every upstream collector shares.
+    (collectors[at] as Partial<{ internalDisable(): void }>).internalDisable?.();
+    const replacement = make();
+    if (this.getConfig().enabled !== false) replacement.enable();
+    collectors[at] = replacement;
+    return true;
+  }
+
   private swapGcCollector(collectors: Collector[] | undefined, registry: PreaggregatedMetrics | undefined): RuntimeInstrumentation['gcSource'] {
     if (!registry) return { native: false, reason: 'no pre-aggregated registry given' };
-    const at = collectors?.findIndex((c) => c.constructor.name === GC_REPLACED) ?? -1;
-    if (!collectors || at < 0) return { native: false, reason: `no ${GC_REPLACED} found to replace` };
     const gc = loadGcStats();
     if ('error' in gc) {
       diag.warn(`runtime metrics: the GC statistics addon did not load (${gc.error}); v8js.gc.duration comes from Node's PerformanceObserver`);
       return { native: false, reason: gc.error };
     }
-    // Upstream's observer may be observing already: disconnected, Node makes no GC entries.
-    (collectors[at] as Partial<{ internalDisable(): void }>).internalDisable?.();
-    const native = new NativeGcCollector(gc.addon, registry);
-    if (this.getConfig().enabled !== false) native.enable();
-    collectors[at] = native;
+    // A disconnected observer makes Node build no GC entries.
+    if (!this.replaceCollector(collectors, GC_REPLACED, () => new NativeGcCollector(gc.addon, registry))) {
+      return { native: false, reason: `no ${GC_REPLACED} found to replace` };
+    }
     return { native: true };
   }
 }

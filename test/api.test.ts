@@ -49,6 +49,35 @@ describe('POST /predict', () => {
   });
 });
 
+describe('named rows in any key order', () => {
+  const inOrder = (row: number[], order: number[]) => Object.fromEntries(order.map((j) => [features[j]!, row[j]]));
+  const card = features.map((_, j) => j);
+  const reversed = [...card].reverse();
+  const rotated = [...card.slice(7), ...card.slice(0, 7)];
+
+  it('reads each row by its names, whatever order the rows before it used', async () => {
+    const picks = [rows[0]!, rows[19]!, rows[1]!, rows[2]!];
+    const res = await t.predict({
+      // Two rows in one order (the second read by the first's), then two others.
+      instances: [inOrder(picks[0]!, reversed), inOrder(picks[1]!, reversed), inOrder(picks[2]!, rotated), inOrder(picks[3]!, card)],
+    });
+    expect(res.status).toBe(200);
+    const { predictions } = await res.json();
+    const expected = (await (await t.predict({ instances: picks })).json()).predictions;
+    expect(predictions).toEqual(expected);
+  });
+
+  it('still names an unknown or missing feature in a row that follows the order of the one before', async () => {
+    const renamed = inOrder(rows[1]!, card);
+    delete renamed[features[5]!];
+    const unknown = await t.predict({ instances: [inOrder(rows[0]!, card), { ...renamed, colour: 1 }] });
+    expect(unknown.status).toBe(422);
+    expect((await unknown.json()).error).toMatchObject({ code: 'unknown_feature', details: { row: 1, field: 'colour' } });
+    const missing = await t.predict({ instances: [inOrder(rows[0]!, card), renamed] });
+    expect((await missing.json()).error).toMatchObject({ code: 'missing_features', details: { row: 1, field: features[5] } });
+  });
+});
+
 describe('bad input: a clear JSON error with the right status, counted in the metrics', () => {
   const full = () => named(rows[0]!);
   const cases: Array<{ name: string; status: number; code: string; send: () => Promise<JsonResponse>; detail?: Record<string, unknown> }> = [

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findDuplicateKey, parseJsonBody } from '../src/http/json.ts';
+import { countColons, countKeys, findDuplicateKey, parseJsonBody } from '../src/http/json.ts';
 import { ApiError } from '../src/http/errors.ts';
 
 describe('findDuplicateKey', () => {
@@ -53,5 +53,55 @@ describe('the duplicate check fast path', () => {
       if (dup) expect(() => parseJsonBody(doc), doc).toThrow(ApiError);
       else expect(parseJsonBody(doc), doc).toEqual(JSON.parse(doc));
     }
+  });
+});
+
+describe('the fast path on generated documents', () => {
+  /** A small deterministic generator (mulberry32), so a failure can be replayed. */
+  function random(seed: number): () => number {
+    return () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+  // Keys and strings from a tiny alphabet, so duplicates and colons, quotes and backslashes inside
+  // strings are common.
+  const alphabet = ['a', 'b', ':', '"', '\\', '{', ',', 'é'];
+  function text(rnd: () => number): string {
+    let s = '';
+    for (let i = Math.floor(rnd() * 3); i > 0; i--) s += alphabet[Math.floor(rnd() * alphabet.length)];
+    return JSON.stringify(s);
+  }
+  function value(rnd: () => number, depth: number): string {
+    const pick = rnd();
+    if (depth > 2 || pick < 0.3) return rnd() < 0.5 ? String(Math.round(rnd() * 100) / 10) : text(rnd);
+    const items = Array.from({ length: Math.floor(rnd() * 4) }, () => value(rnd, depth + 1));
+    if (pick < 0.55) return `[${items.join(rnd() < 0.5 ? ',' : ' , ')}]`;
+    return `{${items.map((v) => `${text(rnd)}${rnd() < 0.5 ? ':' : ' : '}${v}`).join(',')}}`;
+  }
+
+  it('returns exactly what JSON.parse does when no key repeats, and a 422 naming it when one does', () => {
+    const rnd = random(42);
+    let duplicates = 0;
+    let colonsInStrings = 0;
+    for (let i = 0; i < 3000; i++) {
+      const doc = value(rnd, 0);
+      const parsed = JSON.parse(doc);
+      // Colons are never fewer than the keys, whatever the strings hold.
+      expect(countColons(doc), doc).toBeGreaterThanOrEqual(countKeys(parsed));
+      if (countColons(doc) > countKeys(parsed) && !findDuplicateKey(doc)) colonsInStrings++;
+      const dup = findDuplicateKey(doc);
+      if (dup) {
+        duplicates++;
+        expect(() => parseJsonBody(doc), doc).toThrow(expect.objectContaining({ status: 422, code: 'duplicate_key' }));
+      } else {
+        expect(parseJsonBody(doc), doc).toEqual(parsed);
+      }
+    }
+    // The generator reaches both sides of the check.
+    expect(duplicates).toBeGreaterThan(100);
+    expect(colonsInStrings).toBeGreaterThan(100);
   });
 });

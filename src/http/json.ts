@@ -70,25 +70,15 @@ export function findDuplicateKey(text: string): DuplicateKey | undefined {
   return undefined;
 }
 
-/** Whether the quote at `j` is escaped (an odd run of backslashes before it). */
-function escapedAt(text: string, j: number): boolean {
-  let k = j - 1;
-  while (k >= 0 && text.charCodeAt(k) === 0x5c) k--;
-  return (j - 1 - k) % 2 === 1;
-}
-
-/** Object keys written in valid JSON `text`: each ':' outside a string ends exactly one key. */
-export function countKeyTokens(text: string): number {
+/**
+ * The colons in `text`. In valid JSON each object key is followed by exactly one colon outside a
+ * string, and a colon can otherwise only stand inside a string, so this is at least the number
+ * of keys written. A native `indexOf` per colon: for a 64-row batch of named features (49 KB,
+ * 1,985 colons) 16-20 µs, against 50-58 µs for a scan that skips strings to count key tokens only.
+ */
+export function countColons(text: string): number {
   let n = 0;
-  const len = text.length;
-  for (let i = 0; i < len; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22) {
-      let j = text.indexOf('"', i + 1);
-      while (j > 0 && escapedAt(text, j)) j = text.indexOf('"', j + 1);
-      i = j;
-    } else if (c === 0x3a) n++;
-  }
+  for (let i = text.indexOf(':'); i !== -1; i = text.indexOf(':', i + 1)) n++;
   return n;
 }
 
@@ -113,9 +103,10 @@ export function parseJsonBody(text: string): unknown {
   } catch (err) {
     throw new ApiError(400, 'malformed_json', 'the request body is not valid JSON', { reason: (err as Error).message });
   }
-  // Fast path: without duplicates, the parsed value has as many keys as the text. Only when
-  // they differ is the (allocating) scan run, to name the duplicate.
-  if (countKeyTokens(text) === countKeys(value)) return value;
+  // Fast path: colons >= keys written >= keys parsed (a duplicate collapses into one), so when
+  // the text has no more colons than the value has keys there is no duplicate. Otherwise (a
+  // duplicate, or a colon inside a string value) the exact, allocating scan decides and names it.
+  if (countColons(text) === countKeys(value)) return value;
   const dup = findDuplicateKey(text);
   if (dup) {
     const row = /^\/instances\/(\d+)\//.exec(dup.pointer);
