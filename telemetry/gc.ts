@@ -17,7 +17,6 @@
  * collector: the same metric, at the cost above.
  */
 import { createRequire } from 'node:module';
-import type { Attributes } from '@opentelemetry/api';
 import type { PreaggregatedHistogram, PreaggregatedMetrics } from './preaggregated.ts';
 import type { Collector } from './runtime.ts';
 
@@ -121,8 +120,7 @@ export class NativeGcCollector implements Collector {
     for (let k = 0; k < GC_KINDS.length; k++) {
       const row = this.total.subarray(k * this.width, (k + 1) * this.width);
       if (row[0] === 0) continue;
-      const attributes: Attributes = { 'v8js.gc.type': GC_KINDS[k] };
-      (this.series[k] ??= this.histogram.bind(attributes)).load(row);
+      (this.series[k] ??= this.histogram.bind({ 'v8js.gc.type': GC_KINDS[k] })).load(row);
     }
   }
 }
