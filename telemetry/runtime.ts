@@ -92,8 +92,8 @@ export interface RuntimeInstrumentationConfig extends RuntimeNodeInstrumentation
  * given a registry and the addon, {@link NativeGcCollector} in place of upstream's GCCollector.
  */
 export class RuntimeInstrumentation extends RuntimeNodeInstrumentation {
-  /** Which collector records `v8js.gc.duration`: the addon's, or upstream's (and why). */
-  readonly gcSource: { native: true } | { native: false; reason: string };
+  /** What records `v8js.gc.duration`: the addon, or upstream's collector (the reason goes to `diag`). */
+  readonly gcDurations: 'native' | 'performance_observer';
 
   constructor(config: RuntimeInstrumentationConfig = {}) {
     const { preaggregated, ...upstream } = config;
@@ -104,7 +104,7 @@ export class RuntimeInstrumentation extends RuntimeNodeInstrumentation {
     if (!this.replaceCollector(collectors, REPLACED, () => new EventLoopDelayCollector(this.getConfig().monitoringPrecision ?? 10))) {
       diag.warn(`runtime metrics: no ${REPLACED} found to replace; keeping upstream's`);
     }
-    this.gcSource = this.swapGcCollector(collectors, preaggregated);
+    this.gcDurations = this.swapGcCollector(collectors, preaggregated) ? 'native' : 'performance_observer';
   }
 
   /**
@@ -123,17 +123,18 @@ export class RuntimeInstrumentation extends RuntimeNodeInstrumentation {
     return true;
   }
 
-  private swapGcCollector(collectors: Collector[] | undefined, registry: PreaggregatedMetrics | undefined): RuntimeInstrumentation['gcSource'] {
-    if (!registry) return { native: false, reason: 'no pre-aggregated registry given' };
+  /** Whether the native GC collector took upstream's place. */
+  private swapGcCollector(collectors: Collector[] | undefined, registry: PreaggregatedMetrics | undefined): boolean {
+    // Without a registry to record into (a bare instrumentation, as in tests), upstream's stays.
+    if (!registry) return false;
     const gc = loadGcStats();
     if ('error' in gc) {
       diag.warn(`runtime metrics: the GC statistics addon did not load (${gc.error}); v8js.gc.duration comes from Node's PerformanceObserver`);
-      return { native: false, reason: gc.error };
+      return false;
     }
     // A disconnected observer makes Node build no GC entries.
-    if (!this.replaceCollector(collectors, GC_REPLACED, () => new NativeGcCollector(gc.addon, registry))) {
-      return { native: false, reason: `no ${GC_REPLACED} found to replace` };
-    }
-    return { native: true };
+    if (this.replaceCollector(collectors, GC_REPLACED, () => new NativeGcCollector(gc.addon, registry))) return true;
+    diag.warn(`runtime metrics: no ${GC_REPLACED} found to replace; keeping upstream's`);
+    return false;
   }
 }

@@ -46,7 +46,7 @@ export interface TelemetryHandle {
   /** The per-request instruments' registry, exported by every metric reader; undefined when none runs. */
   readonly preaggregated?: PreaggregatedMetrics;
   /** What records `v8js.gc.duration`: the native addon, or Node's PerformanceObserver (telemetry/gc.ts). */
-  readonly gcDurations?: 'native' | 'performance_observer';
+  readonly gcDurations?: RuntimeInstrumentation['gcDurations'];
   /** Flushes pending exports (OTLP) and stops readers and the scrape server. Idempotent. */
   shutdown(): Promise<void>;
 }
@@ -207,7 +207,7 @@ export async function startTelemetry(config: TelemetryConfig, opts: StartTelemet
     enabled: true,
     tracing: tracingHandle.tracing,
     preaggregated,
-    gcDurations: runtime.gcSource.native ? 'native' : 'performance_observer',
+    gcDurations: runtime.gcDurations,
     renderPrometheus,
     shutdown: () =>
       (stopping ??= (async () => {

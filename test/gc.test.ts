@@ -221,11 +221,11 @@ describe('NativeGcCollector: v8js.gc.duration through the pre-aggregated registr
     const native = new RuntimeInstrumentation({ preaggregated: new PreaggregatedMetrics() });
     const upstream = new RuntimeInstrumentation();
     try {
-      expect(native.gcSource).toEqual({ native: true });
+      expect(native.gcDurations).toBe('native');
       expect(names(native)).toContain('NativeGcCollector');
       expect(names(native)).not.toContain('GCCollector');
       // Without a registry to record into, upstream's stays: the same metric, from the observer.
-      expect(upstream.gcSource.native).toBe(false);
+      expect(upstream.gcDurations).toBe('performance_observer');
       expect(names(upstream)).toContain('GCCollector');
     } finally {
       native.disable();
