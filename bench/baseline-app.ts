@@ -1,13 +1,12 @@
 /**
  * The benchmark baseline's app: the service's `POST /predict` with no telemetry at all. It uses
- * the service's Hono setup, body guard (`jsonBodyGuard`), strict JSON parsing (`parseJsonBody`),
- * row parser and response shape, with no OpenTelemetry, no request metrics and no quality
+ * the service's Hono setup, body guard (`jsonBodyGuard`), body reader (the model's `parseBody`:
+ * the native reader, or strict JSON parsing and the row parser) and response shape, with no OpenTelemetry, no request metrics and no quality
  * monitor. `bench/baseline-server.ts` serves it as its own process; `bench/in-process.ts` serves
  * it beside service apps in one process.
  */
 import { Hono } from 'hono';
 import { ApiError, errorBody } from '../src/http/errors.ts';
-import { parseJsonBody } from '../src/http/json.ts';
 import { jsonBodyGuard, predictionResponse } from '../src/http/predict.ts';
 import type { LoadedModel } from '../src/model/model.ts';
 import type { Predict } from './microbatch.ts';
@@ -28,7 +27,7 @@ export function createBaselineApp(opts: BaselineAppOptions): Hono {
   const predict: Predict = opts.predict ?? ((data, rows) => model.predict(data, rows));
   const app = new Hono();
   app.post('/predict', jsonBodyGuard(opts.maxBodyBytes), async (c) => {
-    const input = model.parseRows(parseJsonBody(await c.req.text()));
+    const input = model.parseBody(await c.req.arrayBuffer());
     const scores = await predict(input.data, input.rows);
     return c.json(predictionResponse(model, input, scores).body);
   });

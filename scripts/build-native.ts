@@ -1,15 +1,17 @@
 /**
- * Builds the GC statistics addon (`telemetry/native/gc_stats.cc`, see `telemetry/gc.ts`) into
- * `telemetry/native/build/Release/gc_stats.node`. The package's `install` script, so `npm ci` and
- * `npm install` run it; `npm run build:native` runs it again (after switching Node.js, say).
+ * Builds the project's two native addons: the GC statistics addon (`telemetry/native/gc_stats.cc`,
+ * see `telemetry/gc.ts`) and the prediction body reader (`src/model/native/row_parser.cc`, see
+ * `src/model/native-rows.ts`), each into its folder's `build/Release/`. The package's `install`
+ * script, so `npm ci` and `npm install` run it; `npm run build:native` runs it again (after
+ * switching Node.js, say).
  *
  * Nothing is downloaded: it runs the node-gyp that npm ships (npm passes its path in
  * `npm_config_node_gyp`) against the headers of the Node.js running this script, found beside
  * its binary (an official build or distribution package: `<prefix>/include/node`; the `node` npm
  * package this project installs: its platform package). It needs python3, make and a C++
- * compiler. When the build fails the install still succeeds, with a warning: the service then
- * records GC durations through Node's PerformanceObserver instead, as upstream does (and says so
- * at start-up). `--strict` makes a failed build an error.
+ * compiler. When a build fails the install still succeeds, with a warning: the service then
+ * records GC durations through Node's PerformanceObserver instead, as upstream does, and reads
+ * every body with JSON.parse (and says both at start-up). `--strict` makes a failed build an error.
  *
  * Usage: node scripts/build-native.ts [--strict]
  */
@@ -19,7 +21,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const strict = process.argv.includes('--strict');
-const addonDir = resolve(dirname(fileURLToPath(import.meta.url)), '../telemetry/native');
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** Each addon's folder (its binding.gyp), its output, and what the service does without it. */
+const ADDONS = [
+  { dir: join(root, 'telemetry/native'), file: 'gc_stats.node', without: "the service will take GC durations from Node's PerformanceObserver (see telemetry/gc.ts)" },
+  { dir: join(root, 'src/model/native'), file: 'row_parser.node', without: 'the service will read every prediction body with JSON.parse (see src/model/native-rows.ts)' },
+];
 
 /** The folder holding `include/node` for the Node.js that runs this script, if any. */
 export function nodeHeadersDir(execPath = process.execPath): string | undefined {
@@ -37,26 +44,31 @@ function nodeGyp(): string | undefined {
   return guess && existsSync(guess) ? guess : undefined;
 }
 
-function fail(why: string): never {
+/** A failed build: an error with --strict, otherwise a warning that says what the service does instead. */
+function fail(why: string, without = ADDONS.map((a) => a.without).join('; ')): void {
   const line = `build-native: ${why}`;
   if (strict) {
     console.error(line);
     process.exit(1);
   }
-  console.warn(`${line}\nbuild-native: the service will take GC durations from Node's PerformanceObserver (see telemetry/gc.ts); \`npm run build:native\` retries`);
-  process.exit(0);
+  console.warn(`${line}\nbuild-native: ${without}; \`npm run build:native\` retries`);
 }
 
 if (import.meta.main) {
   const headers = nodeHeadersDir();
-  if (!headers) fail(`no Node.js headers (include/node/node.h) beside ${process.execPath}`);
   const gyp = nodeGyp();
-  if (!gyp) fail('node-gyp not found (run it through npm: npm run build:native)');
-  // The headers are passed in npm's variable too: a machine-wide `nodedir` in npm's config (these
-  // machines point it at the system Node's headers) reaches node-gyp as npm_config_nodedir and
-  // would win over the flag, building for another Node.js.
-  const env = { ...process.env, npm_config_nodedir: headers };
-  const r = spawnSync(process.execPath, [gyp, 'rebuild', `--nodedir=${headers}`, `--directory=${addonDir}`, '--loglevel=warn'], { stdio: 'inherit', env });
-  if (r.status !== 0) fail(`node-gyp failed (exit ${r.status ?? r.signal}); python3, make and a C++ compiler are needed`);
-  console.log(`build-native: built ${join(addonDir, 'build/Release/gc_stats.node')} for Node.js ${process.version}`);
+  if (!headers) fail(`no Node.js headers (include/node/node.h) beside ${process.execPath}`);
+  else if (!gyp) fail('node-gyp not found (run it through npm: npm run build:native)');
+  else {
+    // The headers are passed in npm's variable too: a machine-wide `nodedir` in npm's config (these
+    // machines point it at the system Node's headers) reaches node-gyp as npm_config_nodedir and
+    // would win over the flag, building for another Node.js.
+    const env = { ...process.env, npm_config_nodedir: headers };
+    for (const addon of ADDONS) {
+      const r = spawnSync(process.execPath, [gyp, 'rebuild', `--nodedir=${headers}`, `--directory=${addon.dir}`, '--loglevel=warn'], { stdio: 'inherit', env });
+      if (r.status !== 0) fail(`node-gyp failed for ${addon.dir} (exit ${r.status ?? r.signal}); python3, make and a C++ compiler are needed`, addon.without);
+      else console.log(`build-native: built ${join(addon.dir, 'build/Release', addon.file)} for Node.js ${process.version}`);
+    }
+  }
+  process.exit(0);
 }

@@ -9,7 +9,6 @@ import { ADMIN_MODEL_ROUTE, registerAdmin } from './http/admin.ts';
 import { FAULTS_ROUTE, type FaultInjector } from './http/faults.ts';
 import { NO_QUALITY, type QualityMonitor } from './model/quality.ts';
 import type { Rollouts } from './model/rollout.ts';
-import { parseJsonBody } from './http/json.ts';
 import { jsonBodyGuard, predictionResponse } from './http/predict.ts';
 import { pathMemo, requestMetrics, type FetchHandler } from './http/request-metrics.ts';
 import { requestTracing } from './http/request-tracing.ts';
@@ -78,7 +77,7 @@ export function createApp(deps: AppDeps): Hono {
     // Take the model once: a swap during this request cannot mix versions.
     const model = deps.models.current;
     if (!model) throw new ApiError(503, 'not_ready', 'no model is loaded yet');
-    const input = model.parseRows(parseJsonBody(await c.req.text()));
+    const input = model.parseBody(await c.req.arrayBuffer());
     const scores = await model.predict(input.data, input.rows);
     quality.observe(model, input.data, input.rows, scores);
     const { body, positives } = predictionResponse(model, input, scores);

@@ -10,6 +10,7 @@ import { loadOrExit, loadServiceConfig, type ServiceConfig } from './config.ts';
 import { createFaultInjector } from './http/faults.ts';
 import { createLogger, type Logger } from './log.ts';
 import { loadModel, ModelLoadError } from './model/model.ts';
+import { bodyReader } from './model/native-rows.ts';
 import { createQualityMonitor, NO_QUALITY, type QualityMonitor } from './model/quality.ts';
 import { createRollouts } from './model/rollout.ts';
 import { ModelStore } from './model/store.ts';
@@ -102,6 +103,7 @@ async function main(): Promise<void> {
     telemetry: telemetry.enabled,
     tracing: telemetry.tracing,
     ...(telemetry.gcDurations && { gc_durations: telemetry.gcDurations }),
+    body_reader: bodyReader(),
   });
   if (config.adminToken) log.info('model admin API enabled', { route: '/admin/model', model_dir: config.modelDir });
   if (config.faults.enabled) log.warn('fault injection is enabled: /admin/faults can degrade /predict');

@@ -59,6 +59,8 @@ describe('the service started as npm start does (default: Prometheus exporter)',
     const lines = svc.stdout().trim().split('\n').flatMap((l) => (l.startsWith('{') ? [JSON.parse(l)] : []));
     // A missing or unloadable addon is a failure here (it would say performance_observer).
     expect(lines.find((l) => l.msg === 'listening')?.gc_durations).toBe('native');
+    // The same for the prediction body reader (src/model/native/row_parser.cc).
+    expect(lines.find((l) => l.msg === 'listening')?.body_reader).toBe('native');
     const gc = parseExposition(await (await fetch(`http://127.0.0.1:${svc.scrapePort}/metrics`)).text());
     const minor = samplesOf(gc, 'v8js_gc_duration_count').find((s) => s.labels.v8js_gc_type === 'minor');
     // Start-up alone (model load, the render warm-up) makes scavenges.

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { readCard, type ModelCard, type ModelCardError } from './card.ts';
-import { createRowParser, type RowParser } from './rows.ts';
+import { createBodyParser, type BodyParser } from './native-rows.ts';
 import type { LoadFailureReason } from '../../telemetry/metrics.ts';
 
 /** A loaded, checked model ready to serve. */
@@ -16,8 +16,8 @@ export interface LoadedModel {
   readonly name: string;
   readonly version: string;
   readonly featureCount: number;
-  /** Parses a request body into this model's input tensor. */
-  readonly parseRows: RowParser;
+  /** Reads a request body (its bytes) into this model's input tensor. */
+  readonly parseBody: BodyParser;
   /** Probabilities of the positive class, one per row. */
   predict(data: Float32Array, rows: number): Promise<Float32Array>;
   /** Frees the native session. */
@@ -92,7 +92,7 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
     name: card.name,
     version: card.version,
     featureCount: width,
-    parseRows: createRowParser({ features: card.input.features, maxBatch: opts.maxBatch }),
+    parseBody: createBodyParser({ features: card.input.features, maxBatch: opts.maxBatch }),
     async predict(data, rows) {
       const feeds = { [inputName]: new ort.Tensor('float32', data, [rows, width]) };
       const out = await session.run(feeds);

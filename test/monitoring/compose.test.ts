@@ -196,7 +196,7 @@ describe('Dockerfile', () => {
     .split('\n')
     .filter((l) => l.trim() && !l.trim().startsWith('#'));
 
-  it('is multi-stage on Node 24 slim, the GC addon built on the same Node.js with build tools', () => {
+  it('is multi-stage on Node 24 slim, the native addons built on the same Node.js with build tools', () => {
     const image = /^ARG NODE_IMAGE=(.+)$/m.exec(dockerfile)?.[1];
     expect(image).toMatch(/^node:24(\.\d+){0,2}-(\w+-)?slim$/);
     // The addon is compiled for the Node.js that runs it: the same version, the full image.
@@ -205,8 +205,9 @@ describe('Dockerfile', () => {
     expect(froms).toEqual(['FROM ${NODE_BUILD_IMAGE} AS deps', 'FROM ${NODE_IMAGE} AS runtime']);
     // npm ci's install script builds it from these; the runtime stage takes the built addon.
     const deps = instructions.slice(0, instructions.indexOf('FROM ${NODE_IMAGE} AS runtime'));
-    for (const src of ['scripts/build-native.ts', 'telemetry']) expect(deps.some((l) => l.startsWith(`COPY ${src} `)), src).toBe(true);
+    for (const src of ['scripts/build-native.ts', 'telemetry', 'src/model/native']) expect(deps.some((l) => l.startsWith(`COPY ${src} `)), src).toBe(true);
     expect(instructions).toContain('COPY --from=deps /app/telemetry/native/build/Release/gc_stats.node ./telemetry/native/build/Release/');
+    expect(instructions).toContain('COPY --from=deps /app/src/model/native/build/Release/row_parser.node ./src/model/native/build/Release/');
     expect(pkg.scripts.install).toBe('node scripts/build-native.ts');
   });
 
