@@ -35,6 +35,7 @@ import type { OtlpProtocol, TelemetryConfig } from '../src/config.ts';
 import { ExpositionSerializer } from './exposition.ts';
 import { PreaggregatedMetrics } from './preaggregated.ts';
 import { startScrapeServer, type ScrapeServer } from './scrape-server.ts';
+import { SPAN_BATCH_DELAY_MS } from './span-batch.ts';
 
 /** What the running service needs from telemetry. */
 export interface TelemetryHandle {
@@ -269,10 +270,11 @@ async function startTracing(config: TelemetryConfig, resource: Resource): Promis
     tracing: true,
     shutdown: () =>
       (stopping ??= (async () => {
-        // The request wrapper makes the spans of an event-loop turn's answers in a batch right
-        // after that turn (setImmediate, src/http/request-tracing.ts). A request answered in the
-        // turn the signal arrived in has its span still to be made: let the batches already
-        // scheduled run first, or the processors' last flush goes without them.
+        // The request wrapper makes the spans of the requests answered in SPAN_BATCH_DELAY_MS in
+        // a batch (src/http/request-tracing.ts). A request answered just before shutdown has its
+        // span still to be made: let the batches already scheduled run first (timers of one
+        // delay run in the order they were set), or the processors' last flush goes without them.
+        await new Promise<void>((resolve) => setTimeout(resolve, SPAN_BATCH_DELAY_MS));
         await new Promise<void>((resolve) => setImmediate(resolve));
         await tracerProvider.shutdown();
       })()),

@@ -6,10 +6,11 @@ import { createApp } from '../src/app.ts';
 import { ModelStore } from '../src/model/store.ts';
 import { createServiceMetrics } from '../telemetry/metrics.ts';
 import { createNoopMeter } from '@opentelemetry/api';
+import { SPAN_BATCH_DELAY_MS } from '../telemetry/span-batch.ts';
 import { datasetRows, loadBundledModel } from './helpers/app.ts';
 
-/** Spans are made in a batch after the answers of an event-loop turn: wait for it. */
-const turn = () => new Promise((resolve) => setImmediate(resolve));
+/** Spans are made in a batch SPAN_BATCH_DELAY_MS after the first answer: wait for it. */
+const turn = () => new Promise((resolve) => setTimeout(resolve, SPAN_BATCH_DELAY_MS));
 
 describe('request tracing middleware', () => {
   const exporter = new InMemorySpanExporter();

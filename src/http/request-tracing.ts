@@ -9,13 +9,14 @@
  * AsyncLocalStorage context manager to carry the span; measured, that tripled the CPU time of a
  * single-row prediction. The service makes no outgoing calls and creates no child spans, so no
  * code needs the span while the request runs: the wrapper notes the request's start and end
- * times, status and propagation headers, and the spans of an event loop turn's answers are made
- * together right after it (`setImmediate`), with those times, through the same API and SDK
- * (sampler, processors, exporters). Their names and attributes are built once per route, and no
+ * times, status and propagation headers, and the spans of the requests answered in the next
+ * `SPAN_BATCH_DELAY_MS` (10 ms) are made together (telemetry/span-batch.ts says why), with those
+ * times, through the same API and SDK (sampler, processors, exporters). Their names and attributes are built once per route, and no
  * context manager runs. Like request metrics it wraps the app's `fetch` rather than adding a Hono
  * middleware layer (see request-metrics.ts).
  */
 import { diag, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type TextMapGetter, type Tracer } from '@opentelemetry/api';
+import { SPAN_BATCH_DELAY_MS } from '../../telemetry/span-batch.ts';
 import { clock, methodLabel, observeFetch, routeOf, type FetchWrapper } from './request-metrics.ts';
 
 /** Options for {@link requestTracing}. */
@@ -33,11 +34,11 @@ export interface RequestTracingOptions {
 export const DEFAULT_UNTRACED: ReadonlySet<string> = new Set(['/metrics', '/health', '/ready']);
 
 /**
- * What a request leaves for its span. Spans are made by the SDK in a batch once the requests of
- * an event-loop turn are answered, from these records, with the request's own start and end
- * times: the SDK's span code (ids, attribute checks, the span object, the processor) then runs
- * for many spans at a time, hot, instead of between each request's parsing, inference and
- * response, where it made every other part of the request slower too (see docs/benchmark.md).
+ * What a request leaves for its span. Spans are made by the SDK in a batch, from these records,
+ * `SPAN_BATCH_DELAY_MS` after the first of them, with each request's own start and end times:
+ * the SDK's span code (ids, attribute checks, the span object, the processor) then runs for many
+ * spans at a time, hot, instead of between each request's parsing, inference and response, where
+ * it made every other part of the request slower too (see docs/benchmark.md).
  */
 interface SpanRecord {
   name: string;
@@ -106,8 +107,9 @@ export function requestTracing(opts: RequestTracingOptions): FetchWrapper {
     r.end = clock.now();
     r.status = status;
     if (status >= 500 || err) r.error = err instanceof Error ? err.name : String(status);
-    // One batch per event-loop turn: the first answer of a turn schedules it.
-    if (pending.push(r) === 1) setImmediate(flush);
+    // The first answer after a batch schedules the next one. The tracer's shutdown waits as long
+    // (telemetry/sdk.ts), and a timer of the same delay set later runs later.
+    if (pending.push(r) === 1) setTimeout(flush, SPAN_BATCH_DELAY_MS);
   };
   return (fetch) =>
     function tracedFetch(request, env, executionCtx) {
