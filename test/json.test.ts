@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { countColons, countKeys, findDuplicateKey, parseJsonBody } from '../src/http/json.ts';
 import { ApiError } from '../src/http/errors.ts';
+import { random } from './helpers/random.ts';
 
 describe('findDuplicateKey', () => {
   it('finds none in valid documents without duplicates', () => {
@@ -57,15 +58,6 @@ describe('the duplicate check fast path', () => {
 });
 
 describe('the fast path on generated documents', () => {
-  /** A small deterministic generator (mulberry32), so a failure can be replayed. */
-  function random(seed: number): () => number {
-    return () => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
   // Keys and strings from a tiny alphabet, so duplicates and colons, quotes and backslashes inside
   // strings are common.
   const alphabet = ['a', 'b', ':', '"', '\\', '{', ',', 'é'];

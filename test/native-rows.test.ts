@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../src/http/errors.ts';
 import { bodyReader, createBodyParser, loadRowParser, type BodyParser, type RowParserAddon } from '../src/model/native-rows.ts';
+import { random } from './helpers/random.ts';
 
 const card = JSON.parse(readFileSync(new URL('../models/breast-cancer-v1.0.0.card.json', import.meta.url), 'utf8')) as { input: { features: string[] } };
 const FEATURES = card.input.features;
@@ -35,15 +36,6 @@ function outcome(parse: BodyParser, body: Uint8Array): unknown {
 function taken(body: Uint8Array): boolean {
   const reader = addon!.create(FEATURES, MAX_BATCH);
   return reader.parse(body, new Float32Array(MAX_BATCH * WIDTH)) >= 0;
-}
-
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Values at float32's and double's edges: past float32's range, under double's, signed zeros. */
