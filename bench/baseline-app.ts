@@ -1,8 +1,8 @@
 /**
  * The benchmark baseline's app: the service's `POST /predict` with no telemetry at all. It uses
  * the service's Hono setup, body guard (`jsonBodyGuard`), body reader (the model's `parseBody`:
- * the native reader, or strict JSON parsing and the row parser) and response shape, with no OpenTelemetry, no request metrics and no quality
- * monitor. `bench/baseline-server.ts` serves it as its own process; `bench/in-process.ts` serves
+ * the native reader, or strict JSON parsing and the row parser) and response shape, with no
+ * OpenTelemetry, no request metrics and no quality monitor. `bench/baseline-server.ts` serves it as its own process; `bench/in-process.ts` serves
  * it beside service apps in one process.
  */
 import { Hono } from 'hono';

@@ -70,5 +70,4 @@ if (import.meta.main) {
       else console.log(`build-native: built ${join(addon.dir, 'build/Release', addon.file)} for Node.js ${process.version}`);
     }
   }
-  process.exit(0);
 }

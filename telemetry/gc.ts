@@ -16,7 +16,7 @@
  * another Node.js, {@link loadGcStats} says why and the runtime instrumentation keeps upstream's
  * collector: the same metric, at the cost above.
  */
-import { createRequire } from 'node:module';
+import { loadAddon, type AddonResult } from './addon.ts';
 import type { PreaggregatedHistogram, PreaggregatedMetrics } from './preaggregated.ts';
 import type { Collector } from './runtime.ts';
 
@@ -43,22 +43,10 @@ export const GC_DURATION = {
 } as const;
 
 /** The addon at `file` (default: the one `npm ci` builds), or why it could not be loaded. Loaded once per process. */
-export function loadGcStats(file: URL = GC_STATS_ADDON): { addon: GcStatsAddon } | { error: string } {
-  let result = loaded.get(file.href);
-  if (!result) loaded.set(file.href, (result = load(file)));
-  return result;
-}
-
-const loaded = new Map<string, { addon: GcStatsAddon } | { error: string }>();
-
-function load(file: URL): { addon: GcStatsAddon } | { error: string } {
-  try {
-    const addon = createRequire(import.meta.url)(file.pathname) as GcStatsAddon;
-    if (addon.kinds !== GC_KINDS.length) return { error: `the addon reports ${addon.kinds} GC kinds, expected ${GC_KINDS.length}` };
-    return { addon };
-  } catch (err) {
-    return { error: (err as Error).message.split('\n')[0]! };
-  }
+export function loadGcStats(file: URL = GC_STATS_ADDON): AddonResult<GcStatsAddon> {
+  return loadAddon<GcStatsAddon>(file, (addon) =>
+    addon.kinds === GC_KINDS.length ? undefined : `the addon reports ${addon.kinds} GC kinds, expected ${GC_KINDS.length}`,
+  );
 }
 
 /** Adds `from` (a stopped recorder's rows) into `into`, kind by kind: counts and sums add, extremes combine. */

@@ -275,7 +275,6 @@ async function startTracing(config: TelemetryConfig, resource: Resource): Promis
         // span still to be made: let the batches already scheduled run first (timers of one
         // delay run in the order they were set), or the processors' last flush goes without them.
         await new Promise<void>((resolve) => setTimeout(resolve, SPAN_BATCH_DELAY_MS));
-        await new Promise<void>((resolve) => setImmediate(resolve));
         await tracerProvider.shutdown();
       })()),
   };

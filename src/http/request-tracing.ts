@@ -11,8 +11,8 @@
  * code needs the span while the request runs: the wrapper notes the request's start and end
  * times, status and propagation headers, and the spans of the requests answered in the next
  * `SPAN_BATCH_DELAY_MS` (10 ms) are made together (telemetry/span-batch.ts says why), with those
- * times, through the same API and SDK (sampler, processors, exporters). Their names and attributes are built once per route, and no
- * context manager runs. Like request metrics it wraps the app's `fetch` rather than adding a Hono
+ * times, through the same API and SDK (sampler, processors, exporters). Their names and
+ * attributes are built once per route, and no context manager runs. Like request metrics it wraps the app's `fetch` rather than adding a Hono
  * middleware layer (see request-metrics.ts).
  */
 import { diag, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type TextMapGetter, type Tracer } from '@opentelemetry/api';

@@ -8,7 +8,7 @@
  * per row and a property per value only for them to be copied and dropped (docs/benchmark.md,
  * session 17).
  */
-import { createRequire } from 'node:module';
+import { loadAddon, type AddonResult } from '../../telemetry/addon.ts';
 import { parseJsonBody } from '../http/json.ts';
 import { createRowParser, type InputBatch, type RowParserOptions } from './rows.ts';
 
@@ -21,20 +21,9 @@ export interface RowParserAddon {
 /** Where `npm ci` builds the addon. */
 export const ROW_PARSER_ADDON = new URL('./native/build/Release/row_parser.node', import.meta.url);
 
-const loaded = new Map<string, { addon: RowParserAddon } | { error: string }>();
-
 /** The addon at `file` (default: the one `npm ci` builds), or why it could not be loaded. Loaded once per process. */
-export function loadRowParser(file: URL = ROW_PARSER_ADDON): { addon: RowParserAddon } | { error: string } {
-  let result = loaded.get(file.href);
-  if (!result) {
-    try {
-      result = { addon: createRequire(import.meta.url)(file.pathname) as RowParserAddon };
-    } catch (err) {
-      result = { error: (err as Error).message.split('\n')[0]! };
-    }
-    loaded.set(file.href, result);
-  }
-  return result;
+export function loadRowParser(file: URL = ROW_PARSER_ADDON): AddonResult<RowParserAddon> {
+  return loadAddon<RowParserAddon>(file);
 }
 
 /** How prediction bodies are read in this process: `native` when the addon loads, else `json_parse`. */

@@ -66,6 +66,15 @@ inline bool ReadString(const Byte*& p, const Byte* end, const Byte*& s, size_t& 
 
 inline bool Is(const Byte* s, size_t n, const char* lit, size_t len) { return n == len && memcmp(s, lit, len) == 0; }
 
+// The colon after a key, with the space around it.
+inline bool ReadColon(const Byte*& p, const Byte* end) {
+  SkipSpace(p, end);
+  if (p >= end || *p != ':') return false;
+  ++p;
+  SkipSpace(p, end);
+  return true;
+}
+
 constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
                              1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
@@ -79,9 +88,9 @@ inline bool Store(double v, float* slot) {
   return true;
 }
 
-// A JSON number (RFC 8259 grammar, exactly) as the nearest double; false for anything else, or a
-// value out of double range (JavaScript would make it Infinity or, below, rounding it is left to
-// the JavaScript path too).
+// A JSON number (RFC 8259 grammar, exactly) as the nearest double; false for anything else, and
+// for a value from_chars reports out of range (past double's range, where JavaScript reads
+// Infinity, or under it): the JavaScript path reads those.
 inline bool ReadNumber(const Byte*& p, const Byte* end, double& out) {
   const Byte* start = p;
   bool negative = false;
@@ -145,8 +154,6 @@ inline bool ReadNumber(const Byte*& p, const Byte* end, double& out) {
   double v = 0;
   auto [ptr, ec] = std::from_chars(reinterpret_cast<const char*>(start), reinterpret_cast<const char*>(p), v);
   if (ec != std::errc() || ptr != reinterpret_cast<const char*>(p) || !std::isfinite(v)) return false;
-  // from_chars reports underflow as out of range above; a result of 0 or a subnormal that it did
-  // return is the correctly rounded value, as JavaScript's.
   out = v;
   return true;
 }
@@ -205,10 +212,7 @@ bool ReadNamedRow(Parser& parser, const Byte*& p, const Byte* end, float* out) {
     if (parser.seen[j]) return false;
     parser.seen[j] = 1;
     ++count;
-    SkipSpace(p, end);
-    if (p >= end || *p != ':') return false;
-    ++p;
-    SkipSpace(p, end);
+    if (!ReadColon(p, end)) return false;
     double v;
     if (!ReadNumber(p, end, v) || !Store(v, out + j)) return false;
     SkipSpace(p, end);
@@ -239,11 +243,7 @@ bool ReadRow(Parser& parser, const Byte*& p, const Byte* end, float* out) {
     const Byte* key;
     size_t n;
     if (ReadString(q, end, key, n) && Is(key, n, "features", 8)) {
-      SkipSpace(q, end);
-      if (q >= end || *q != ':') return false;
-      ++q;
-      SkipSpace(q, end);
-      if (!ReadFeatures(parser, q, end, out)) return false;
+      if (!ReadColon(q, end) || !ReadFeatures(parser, q, end, out)) return false;
       SkipSpace(q, end);
       if (q >= end || *q != '}') return false;  // a second key: the JavaScript path names it
       p = q + 1;
@@ -261,11 +261,7 @@ int32_t ParseBody(Parser& parser, const Byte* p, const Byte* end, float* out) {
   SkipSpace(p, end);
   const Byte* key;
   size_t n;
-  if (!ReadString(p, end, key, n)) return -1;
-  SkipSpace(p, end);
-  if (p >= end || *p != ':') return -1;
-  ++p;
-  SkipSpace(p, end);
+  if (!ReadString(p, end, key, n) || !ReadColon(p, end)) return -1;
   int32_t result;
   if (Is(key, n, "features", 8)) {
     if (!ReadFeatures(parser, p, end, out)) return -1;
