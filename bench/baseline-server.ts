@@ -5,8 +5,9 @@
  *
  *   PORT=8001 HOST=127.0.0.1 node bench/baseline-server.ts
  *
- * MICRO_BATCH=true turns on the micro-batching prototype (bench/microbatch.ts) for one-row
- * requests, so the benchmark can measure it against the plain baseline.
+ * MICRO_BATCH=true (or `turn`) or MICRO_BATCH=busy turns on the micro-batching prototype
+ * (bench/microbatch.ts) in that mode for one-row requests, so the benchmark can measure it
+ * against the plain baseline.
  */
 import { serve, type ServerType } from '@hono/node-server';
 import type { Server } from 'node:http';
@@ -16,14 +17,14 @@ import { createBaselineApp } from './baseline-app.ts';
 import { createMicroBatcher } from './microbatch.ts';
 
 const config = loadOrExit(() => loadServiceConfig());
-const microBatch = process.env.MICRO_BATCH === 'true';
+const microBatch = ({ true: 'turn', turn: 'turn', busy: 'busy' } as const)[process.env.MICRO_BATCH ?? ''];
 const model = await loadModel({
   modelPath: config.modelPath,
   cardPath: config.modelCardPath,
   maxBatch: config.maxBatch,
   intraOpThreads: config.ortIntraOpThreads,
 });
-const batcher = microBatch ? createMicroBatcher(model, { maxRows: Math.min(64, config.maxBatch) }) : undefined;
+const batcher = microBatch ? createMicroBatcher(model, { maxRows: Math.min(64, config.maxBatch), mode: microBatch }) : undefined;
 const app = createBaselineApp({
   model,
   maxBodyBytes: config.maxBodyBytes,

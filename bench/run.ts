@@ -109,8 +109,15 @@ const CONFIGS: Record<string, ConfigDef> = {
   },
   'baseline-microbatch': {
     id: 'baseline-microbatch',
-    label: 'baseline server + micro-batching of single rows',
-    spec: () => ({ argv: BASELINE_ARGS, env: { MICRO_BATCH: 'true' } }),
+    label: 'baseline server + micro-batching of single rows (per event-loop turn)',
+    spec: () => ({ argv: BASELINE_ARGS, env: { MICRO_BATCH: 'turn' } }),
+    scrape: false,
+    needsSink: false,
+  },
+  'baseline-microbatch-busy': {
+    id: 'baseline-microbatch-busy',
+    label: 'baseline server + adaptive micro-batching (only while an inference runs)',
+    spec: () => ({ argv: BASELINE_ARGS, env: { MICRO_BATCH: 'busy' } }),
     scrape: false,
     needsSink: false,
   },
@@ -206,7 +213,7 @@ function parseOptions(argv: string[]): Options {
   };
   const experiment = values.experiment;
   if (experiment !== undefined && experiment !== 'microbatch') throw new Error(`unknown --experiment ${experiment} (known: microbatch)`);
-  const configs = values.configs?.split(',').map((s) => s.trim()) ?? (experiment ? ['baseline', 'baseline-microbatch'] : ['baseline', 'baseline-copy', 'sdk-disabled', 'no-quality', 'default', 'traces']);
+  const configs = values.configs?.split(',').map((s) => s.trim()) ?? (experiment ? ['baseline', 'baseline-microbatch', 'baseline-microbatch-busy'] : ['baseline', 'baseline-copy', 'sdk-disabled', 'no-quality', 'default', 'traces']);
   for (const c of configs) if (!CONFIGS[c]) throw new Error(`unknown configuration ${c} (known: ${Object.keys(CONFIGS).join(', ')})`);
   if (!configs.includes('baseline')) configs.unshift('baseline');
   if (values['soak-config'] !== undefined && !CONFIGS[values['soak-config']]) throw new Error(`unknown --soak-config ${values['soak-config']}`);
@@ -317,7 +324,7 @@ function loader(server: RunningServer, w: WorkloadInfo, bodiesFile: string): (du
  * starts when the load generator says its measured part has begun.
  */
 async function measure(server: RunningServer, cfg: ConfigDef, w: WorkloadInfo, bodiesFile: string, opts: Options, round: number): Promise<RunRecord> {
-  const mbBefore = cfg.id === 'baseline-microbatch' ? await microbatchStats(server) : undefined;
+  const mbBefore = cfg.id.startsWith('baseline-microbatch') ? await microbatchStats(server) : undefined;
   let before: ReturnType<typeof readProc>;
   let sys0: number | undefined;
   let t0 = performance.now();
