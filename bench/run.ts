@@ -55,6 +55,8 @@ interface ConfigDef extends ConfigInfo {
   /** Scrape both /metrics ports once per second during the load. */
   scrape: boolean;
   needsSink: boolean;
+  /** A micro-batching baseline: its `/bench/microbatch` counts give the rows per ONNX call. */
+  microBatch?: true;
 }
 
 const BASELINE_ARGS = baselineArgs();
@@ -113,6 +115,7 @@ const CONFIGS: Record<string, ConfigDef> = {
     spec: () => ({ argv: BASELINE_ARGS, env: { MICRO_BATCH: 'turn' } }),
     scrape: false,
     needsSink: false,
+    microBatch: true,
   },
   'baseline-microbatch-busy': {
     id: 'baseline-microbatch-busy',
@@ -120,6 +123,7 @@ const CONFIGS: Record<string, ConfigDef> = {
     spec: () => ({ argv: BASELINE_ARGS, env: { MICRO_BATCH: 'busy' } }),
     scrape: false,
     needsSink: false,
+    microBatch: true,
   },
 };
 
@@ -324,7 +328,7 @@ function loader(server: RunningServer, w: WorkloadInfo, bodiesFile: string): (du
  * starts when the load generator says its measured part has begun.
  */
 async function measure(server: RunningServer, cfg: ConfigDef, w: WorkloadInfo, bodiesFile: string, opts: Options, round: number): Promise<RunRecord> {
-  const mbBefore = cfg.id.startsWith('baseline-microbatch') ? await microbatchStats(server) : undefined;
+  const mbBefore = cfg.microBatch ? await microbatchStats(server) : undefined;
   let before: ReturnType<typeof readProc>;
   let sys0: number | undefined;
   let t0 = performance.now();
