@@ -9,14 +9,11 @@ import { Hono } from 'hono';
 import { ApiError, errorBody } from '../src/http/errors.ts';
 import { jsonBodyGuard, predictionResponse } from '../src/http/predict.ts';
 import type { LoadedModel } from '../src/model/model.ts';
-import type { Predict } from './microbatch.ts';
 
 /** Options for {@link createBaselineApp}. */
 export interface BaselineAppOptions {
   model: LoadedModel;
   maxBodyBytes: number;
-  /** How rows are predicted: the model by default, or the micro-batching prototype's. */
-  predict?: Predict;
   /** Extra routes (the micro-batching stats). */
   extend?: (app: Hono) => void;
 }
@@ -24,11 +21,10 @@ export interface BaselineAppOptions {
 /** Builds the baseline app. */
 export function createBaselineApp(opts: BaselineAppOptions): Hono {
   const { model } = opts;
-  const predict: Predict = opts.predict ?? ((data, rows) => model.predict(data, rows));
   const app = new Hono();
   app.post('/predict', jsonBodyGuard(opts.maxBodyBytes), async (c) => {
     const input = model.parseBody(await c.req.arrayBuffer());
-    const scores = await predict(input.data, input.rows);
+    const scores = await model.predict(input.data, input.rows);
     return c.json(predictionResponse(model, input, scores).body);
   });
   app.get('/health', (c) => c.json({ status: 'ok' }));

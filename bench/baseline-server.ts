@@ -5,31 +5,28 @@
  *
  *   PORT=8001 HOST=127.0.0.1 node bench/baseline-server.ts
  *
- * MICRO_BATCH=true (or `turn`) or MICRO_BATCH=busy turns on the micro-batching prototype
- * (bench/microbatch.ts) in that mode for one-row requests, so the benchmark can measure it
- * against the plain baseline.
+ * It micro-batches one-row predictions as the service does, from the same settings
+ * (MICRO_BATCH_MAX_ROWS, MICRO_BATCH_MODE); `GET /bench/microbatch` gives the batcher's counts,
+ * so the benchmark can report rows per ONNX call.
  */
 import { serve, type ServerType } from '@hono/node-server';
 import type { Server } from 'node:http';
 import { loadOrExit, loadServiceConfig } from '../src/config.ts';
 import { loadModel } from '../src/model/model.ts';
 import { createBaselineApp } from './baseline-app.ts';
-import { createMicroBatcher } from './microbatch.ts';
 
 const config = loadOrExit(() => loadServiceConfig());
-const microBatch = ({ true: 'turn', turn: 'turn', busy: 'busy' } as const)[process.env.MICRO_BATCH ?? ''];
 const model = await loadModel({
   modelPath: config.modelPath,
   cardPath: config.modelCardPath,
   maxBatch: config.maxBatch,
   intraOpThreads: config.ortIntraOpThreads,
+  microBatch: config.microBatch,
 });
-const batcher = microBatch ? createMicroBatcher(model, { maxRows: Math.min(64, config.maxBatch), mode: microBatch }) : undefined;
 const app = createBaselineApp({
   model,
   maxBodyBytes: config.maxBodyBytes,
-  predict: batcher?.predict,
-  extend: (a) => a.get('/bench/microbatch', (c) => c.json(batcher?.stats ?? null)),
+  extend: (a) => a.get('/bench/microbatch', (c) => c.json(model.microBatch ?? null)),
 });
 
 // The service's HTTP server options, so both servers keep connections the same way.

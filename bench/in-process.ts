@@ -35,7 +35,7 @@ async function serveApps(spec: string): Promise<void> {
   const { loadServiceConfig } = await import('../src/config.ts');
   // The service's defaults (model, card, limits, quality options), as `npm start` gets them.
   const config = loadServiceConfig({});
-  const model = await loadModel({ modelPath: config.modelPath, cardPath: config.modelCardPath, maxBatch: config.maxBatch, intraOpThreads: config.ortIntraOpThreads });
+  const model = await loadModel({ modelPath: config.modelPath, cardPath: config.modelCardPath, maxBatch: config.maxBatch, intraOpThreads: config.ortIntraOpThreads, microBatch: config.microBatch });
   for (const entry of spec.split(',')) {
     const [name, port] = entry.split('=') as [string, string];
     const [kind, dir = ROOT] = name.split('@') as [string, string | undefined];

@@ -24,7 +24,7 @@
  *   npm run bench                      # 4 processes per configuration, single rows 8 rounds, batch and paced 2, 2 s windows, 60 s scrape phase, 60 s soak (≈ 33 min)
  *   npm run bench -- --quick           # smoke run: 1 round × 1 s windows, 3 s scrape phase, 4 s soak (numbers not evidence)
  *   npm run bench -- --rounds 12 --duration 5 --connections 32 --soak 120 --out /tmp/bench
- *   npm run bench -- --experiment microbatch   # micro-batching prototype at low and high load
+ *   npm run bench -- --experiment microbatch   # micro-batching off vs on, at low and high load
  *
  * Writes <out>/latest.json, <out>/summary.md and <out>/chart.svg (default out: bench/results/).
  */
@@ -68,6 +68,7 @@ const CONFIGS: Record<string, ConfigDef> = {
     spec: () => ({ argv: BASELINE_ARGS, env: {} }),
     scrape: false,
     needsSink: false,
+    microBatch: true,
   },
   // A/A control: a second, identical baseline server. Its ratio shows how far this run's noise
   // alone moves a ratio that should be 1.
@@ -109,18 +110,18 @@ const CONFIGS: Record<string, ConfigDef> = {
     scrape: true,
     needsSink: true,
   },
-  'baseline-microbatch': {
-    id: 'baseline-microbatch',
-    label: 'baseline server + micro-batching of single rows (per event-loop turn)',
-    spec: () => ({ argv: BASELINE_ARGS, env: { MICRO_BATCH: 'turn' } }),
+  // The micro-batching experiment's reference: the baseline with micro-batching off.
+  'baseline-unbatched': {
+    id: 'baseline-unbatched',
+    label: 'baseline server, micro-batching off (MICRO_BATCH_MAX_ROWS=0)',
+    spec: () => ({ argv: BASELINE_ARGS, env: { MICRO_BATCH_MAX_ROWS: '0' } }),
     scrape: false,
     needsSink: false,
-    microBatch: true,
   },
-  'baseline-microbatch-busy': {
-    id: 'baseline-microbatch-busy',
-    label: 'baseline server + adaptive micro-batching (only while an inference runs)',
-    spec: () => ({ argv: BASELINE_ARGS, env: { MICRO_BATCH: 'busy' } }),
+  'baseline-microbatch-turn': {
+    id: 'baseline-microbatch-turn',
+    label: 'baseline server, micro-batching per event-loop turn (MICRO_BATCH_MODE=turn)',
+    spec: () => ({ argv: BASELINE_ARGS, env: { MICRO_BATCH_MODE: 'turn' } }),
     scrape: false,
     needsSink: false,
     microBatch: true,
@@ -152,7 +153,8 @@ const HELP = `usage: node bench/run.ts [options]
   --soak-warmup S         warm-up before the soak's first RSS reading (default 10)
   --soak-config ID        configuration of the soak (default: default)
   --configs a,b,...       subset of: ${Object.keys(CONFIGS).join(', ')}
-  --experiment microbatch baseline vs baseline + micro-batching, single rows at 1, N and 4N connections
+  --experiment microbatch baseline with micro-batching off vs adaptive (the default) and per-turn
+                          micro-batching, single rows at 1, N and 4N connections
   --no-pin                do not pin the server to its own core (see planPinning in bench/lib.ts)
   --root DIR              run the servers from a copy of the repository (to measure a prototype)
   --out DIR               output folder (default bench/results)`;
@@ -217,9 +219,13 @@ function parseOptions(argv: string[]): Options {
   };
   const experiment = values.experiment;
   if (experiment !== undefined && experiment !== 'microbatch') throw new Error(`unknown --experiment ${experiment} (known: microbatch)`);
-  const configs = values.configs?.split(',').map((s) => s.trim()) ?? (experiment ? ['baseline', 'baseline-microbatch', 'baseline-microbatch-busy'] : ['baseline', 'baseline-copy', 'sdk-disabled', 'no-quality', 'default', 'traces']);
+  // What every ratio is against: the baseline as it ships, or for the micro-batching experiment
+  // the baseline with micro-batching off. It is measured first and between all the others.
+  const reference = experiment ? 'baseline-unbatched' : 'baseline';
+  const configs = values.configs?.split(',').map((s) => s.trim()) ?? (experiment ? ['baseline', 'baseline-microbatch-turn'] : ['baseline', 'baseline-copy', 'sdk-disabled', 'no-quality', 'default', 'traces']);
   for (const c of configs) if (!CONFIGS[c]) throw new Error(`unknown configuration ${c} (known: ${Object.keys(CONFIGS).join(', ')})`);
-  if (!configs.includes('baseline')) configs.unshift('baseline');
+  if (configs.includes(reference)) configs.splice(configs.indexOf(reference), 1);
+  configs.unshift(reference);
   if (values['soak-config'] !== undefined && !CONFIGS[values['soak-config']]) throw new Error(`unknown --soak-config ${values['soak-config']}`);
   return {
     quick,
@@ -590,7 +596,7 @@ async function main(): Promise<void> {
       soakResult = await soak(opts, bodies[1] ?? join(tmp, 'missing'), sink);
     }
 
-    const summary = aggregate(runs, configs, workloads, 'baseline');
+    const summary = aggregate(runs, configs, workloads, opts.configs[0]!);
     if (opts.root) notes.push(`Servers were run from ${opts.root}, not from this checkout.`);
     if (opts.quick) notes.push('--quick: one short round and a shortened soak; this checks the harness, the numbers are not evidence.');
     if (opts.soakS === 0 && !opts.experiment) notes.push('The soak was skipped (--soak 0).');
@@ -629,7 +635,7 @@ async function main(): Promise<void> {
       environment: environment(),
       configs: configs.map(({ id, label }) => ({ id, label })),
       workloads,
-      baseline: 'baseline',
+      baseline: opts.configs[0]!,
       runs,
       summary,
       ...(soakResult ? { soak: soakResult } : {}),
@@ -638,11 +644,9 @@ async function main(): Promise<void> {
       notes,
     };
     if (!opts.experiment) results.budget = evaluateBudget(results);
-    if (opts.experiment) {
-      for (const a of summary) {
-        const extras = runs.filter((r) => r.config === a.config && r.workload === a.workload && r.extra?.meanRowsPerCall);
-        if (extras.length) notes.push(`${a.config} ${a.workload}: ${(extras.map((r) => r.extra!.meanRowsPerCall as number).reduce((x, y) => x + y, 0) / extras.length).toFixed(2)} rows per ONNX call on average.`);
-      }
+    for (const a of summary) {
+      const extras = runs.filter((r) => r.config === a.config && r.workload === a.workload && r.extra?.meanRowsPerCall);
+      if (extras.length) notes.push(`${a.config} ${a.workload}: ${(extras.map((r) => r.extra!.meanRowsPerCall as number).reduce((x, y) => x + y, 0) / extras.length).toFixed(2)} one-row predictions per ONNX call on average.`);
     }
 
     mkdirSync(opts.out, { recursive: true });

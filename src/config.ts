@@ -6,6 +6,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_MAX_ROWS_PER_SECOND } from './model/quality.ts';
+import { DEFAULT_MICRO_BATCH_ROWS, type MicroBatchMode } from './model/micro-batch.ts';
 import { dirname, isAbsolute, resolve } from 'node:path';
 
 /** The project root, so default paths work whatever the working directory. */
@@ -39,6 +40,8 @@ export interface ServiceConfig {
   readonly headersTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
   readonly ortIntraOpThreads: number;
+  /** Micro-batching of concurrent one-row predictions (src/model/micro-batch.ts); `maxRows` 0 or 1 turns it off. */
+  readonly microBatch: { readonly maxRows: number; readonly mode: MicroBatchMode };
   readonly faults: FaultConfig;
   /** Folder rollouts may load models from. */
   readonly modelDir: string;
@@ -206,6 +209,10 @@ export function loadServiceConfig(env: Env = process.env): ServiceConfig {
     headersTimeoutMs: e.int('HTTP_HEADERS_TIMEOUT_MS', 10_000, 1, 600_000),
     keepAliveTimeoutMs: e.int('HTTP_KEEP_ALIVE_TIMEOUT_MS', 5_000, 1, 600_000),
     ortIntraOpThreads: e.int('ORT_INTRA_OP_THREADS', 1, 0, 256),
+    microBatch: {
+      maxRows: e.int('MICRO_BATCH_MAX_ROWS', DEFAULT_MICRO_BATCH_ROWS, 0, 100_000),
+      mode: e.oneOf<MicroBatchMode>('MICRO_BATCH_MODE', 'adaptive', ['adaptive', 'turn']),
+    },
     faults: { enabled: e.bool('FAULT_INJECTION_ENABLED', false) },
     modelDir: e.path('MODEL_DIR', dirname(modelPath)),
     adminToken,

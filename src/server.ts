@@ -75,6 +75,7 @@ async function main(): Promise<void> {
     modelDir: config.modelDir,
     maxBatch: config.maxBatch,
     intraOpThreads: config.ortIntraOpThreads,
+    microBatch: config.microBatch,
     releaseAfterMs: config.requestTimeoutMs + 1000,
   });
 
@@ -130,6 +131,7 @@ async function main(): Promise<void> {
       cardPath: config.modelCardPath,
       maxBatch: config.maxBatch,
       intraOpThreads: config.ortIntraOpThreads,
+      microBatch: config.microBatch,
     });
     models.swap(model);
   } catch (err) {
@@ -144,7 +146,12 @@ async function main(): Promise<void> {
     log.info('metrics render warmed up', { renders: warm.renders, ms: Math.round(warm.ms) });
   }
   if (!stopping) ready = true;
-  log.info('model loaded', { name: models.current!.name, version: models.current!.version, path: config.modelPath });
+  log.info('model loaded', {
+    name: models.current!.name,
+    version: models.current!.version,
+    path: config.modelPath,
+    micro_batch: config.microBatch.maxRows > 1 ? `${config.microBatch.mode}, up to ${config.microBatch.maxRows} rows` : 'off',
+  });
 }
 
 await main();

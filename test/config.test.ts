@@ -12,6 +12,8 @@ describe('service config', () => {
     expect(c.faults.enabled).toBe(false);
     expect(c.metricsWarmupRenders).toBe(1000);
     expect(loadServiceConfig({ METRICS_WARMUP_RENDERS: '0' }).metricsWarmupRenders).toBe(0);
+    expect(c.microBatch).toEqual({ maxRows: 64, mode: 'adaptive' });
+    expect(loadServiceConfig({ MICRO_BATCH_MAX_ROWS: '0', MICRO_BATCH_MODE: 'Turn' }).microBatch).toEqual({ maxRows: 0, mode: 'turn' });
   });
 
   it('rejects invalid values naming the variable and the form expected', () => {
@@ -23,6 +25,8 @@ describe('service config', () => {
       [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
       [{ FAULT_INJECTION_ENABLED: '1' }, 'FAULT_INJECTION_ENABLED'],
       [{ METRICS_WARMUP_RENDERS: '-1' }, 'METRICS_WARMUP_RENDERS'],
+      [{ MICRO_BATCH_MAX_ROWS: 'many' }, 'MICRO_BATCH_MAX_ROWS'],
+      [{ MICRO_BATCH_MODE: 'timer' }, 'MICRO_BATCH_MODE'],
     ];
     for (const [env, variable] of bad) {
       expect(() => loadServiceConfig(env)).toThrow(ConfigError);

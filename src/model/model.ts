@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { readCard, type ModelCard, type ModelCardError } from './card.ts';
+import { createMicroBatcher, DEFAULT_MICRO_BATCH_ROWS, type MicroBatchOptions, type MicroBatchStats, type Predict } from './micro-batch.ts';
 import { createBodyParser, type BodyParser } from './native-rows.ts';
 import type { LoadFailureReason } from '../../telemetry/metrics.ts';
 
@@ -18,8 +19,10 @@ export interface LoadedModel {
   readonly featureCount: number;
   /** Reads a request body (its bytes) into this model's input tensor. */
   readonly parseBody: BodyParser;
-  /** Probabilities of the positive class, one per row. */
+  /** Probabilities of the positive class, one per row (one-row calls micro-batched when on). */
   predict(data: Float32Array, rows: number): Promise<Float32Array>;
+  /** The micro-batcher's counts, when micro-batching is on. */
+  readonly microBatch: Readonly<MicroBatchStats> | undefined;
   /** Frees the native session. */
   release(): Promise<void>;
 }
@@ -45,6 +48,8 @@ export interface LoadModelOptions {
    * cheaper than waking a thread pool, and the event loop is the real bottleneck.
    */
   intraOpThreads?: number;
+  /** Micro-batching of concurrent one-row predictions (./micro-batch.ts); off when omitted or at `maxRows` 1. */
+  microBatch?: Omit<MicroBatchOptions, 'width'>;
 }
 
 /** Loads and checks a model; throws {@link ModelLoadError} naming what was wrong. */
@@ -86,6 +91,14 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
     );
   }
   const width = card.input.features.length;
+  const run: Predict = async (data, rows) => {
+    const feeds = { [inputName]: new ort.Tensor('float32', data, [rows, width]) };
+    const out = await session.run(feeds);
+    return out[outputName]!.data as Float32Array;
+  };
+  // One batcher per model: a batch never mixes two versions, and a swapped-out model's queue
+  // drains on its own session.
+  const batcher = opts.microBatch && (opts.microBatch.maxRows ?? DEFAULT_MICRO_BATCH_ROWS) > 1 ? createMicroBatcher(run, { ...opts.microBatch, width }) : undefined;
 
   const model: LoadedModel = {
     card,
@@ -93,11 +106,8 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
     version: card.version,
     featureCount: width,
     parseBody: createBodyParser({ features: card.input.features, maxBatch: opts.maxBatch }),
-    async predict(data, rows) {
-      const feeds = { [inputName]: new ort.Tensor('float32', data, [rows, width]) };
-      const out = await session.run(feeds);
-      return out[outputName]!.data as Float32Array;
-    },
+    predict: batcher?.predict ?? run,
+    microBatch: batcher?.stats,
     release: () => session.release(),
   };
 
@@ -105,7 +115,7 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
   const probe = Float32Array.from(card.input.features, (f) => card.baseline?.features?.[f]?.mean ?? 0);
   let p: Float32Array;
   try {
-    p = await model.predict(probe, 1);
+    p = await run(probe, 1);
   } catch (err) {
     await session.release();
     throw new ModelLoadError('smoke_failed', `smoke prediction failed for ${opts.modelPath}: ${(err as Error).message}`);

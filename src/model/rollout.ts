@@ -7,7 +7,7 @@
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { Logger } from '../log.ts';
 import type { ServiceMetrics } from '../../telemetry/metrics.ts';
-import { loadModel, ModelLoadError, type LoadedModel } from './model.ts';
+import { loadModel, ModelLoadError, type LoadedModel, type LoadModelOptions } from './model.ts';
 import type { ModelStore } from './store.ts';
 
 /** Options for {@link createRollouts}. */
@@ -19,6 +19,7 @@ export interface RolloutOptions {
   modelDir: string;
   maxBatch: number;
   intraOpThreads?: number;
+  microBatch?: LoadModelOptions['microBatch'];
   /** How long the previous model is kept after a swap (the request timeout). */
   releaseAfterMs: number;
 }
@@ -55,6 +56,7 @@ export function createRollouts(opts: RolloutOptions): Rollouts {
         cardPath: modelPath.replace(/\.onnx$/, '.card.json'),
         maxBatch: opts.maxBatch,
         intraOpThreads: opts.intraOpThreads,
+        microBatch: opts.microBatch,
       });
     } catch (err) {
       const reason = err instanceof ModelLoadError ? err.reason : 'runtime_rejected';

@@ -7,8 +7,8 @@ import { DEFAULT_DRIFT_OPTIONS } from '../../src/model/drift.ts';
 import { createQualityMonitor, NO_QUALITY, type QualityMonitor, type QualityOptions } from '../../src/model/quality.ts';
 import { createRollouts } from '../../src/model/rollout.ts';
 import { createApp } from '../../src/app.ts';
-import { DEFAULT_MODEL_PATH } from '../../src/config.ts';
-import { loadModel, type LoadedModel } from '../../src/model/model.ts';
+import { DEFAULT_MODEL_PATH, loadServiceConfig } from '../../src/config.ts';
+import { loadModel, type LoadedModel, type LoadModelOptions } from '../../src/model/model.ts';
 import { ModelStore } from '../../src/model/store.ts';
 import { createServiceMetrics } from '../../telemetry/metrics.ts';
 import { PreaggregatedMetrics } from '../../telemetry/preaggregated.ts';
@@ -19,9 +19,12 @@ import { REPO_ROOT } from './tools.ts';
 export const MODEL_PATH = join(REPO_ROOT, DEFAULT_MODEL_PATH);
 export const CARD_PATH = MODEL_PATH.replace(/\.onnx$/, '.card.json');
 
-/** Loads the bundled model. */
-export function loadBundledModel(maxBatch = 1024): Promise<LoadedModel> {
-  return loadModel({ modelPath: MODEL_PATH, cardPath: CARD_PATH, maxBatch });
+/** The service's default micro-batching (adaptive), as `npm start` gets it. */
+export const SERVICE_MICRO_BATCH = loadServiceConfig({}).microBatch;
+
+/** Loads the bundled model (without micro-batching unless asked). */
+export function loadBundledModel(maxBatch = 1024, microBatch?: LoadModelOptions['microBatch']): Promise<LoadedModel> {
+  return loadModel({ modelPath: MODEL_PATH, cardPath: CARD_PATH, maxBatch, microBatch });
 }
 
 /** The data set's rows and labels, in file order. */
@@ -37,12 +40,21 @@ export type JsonResponse = Omit<Response, 'json'> & { json(): Promise<any> };
 
 /** A test app wired to a real meter provider whose exposition the test can read. */
 export async function makeTestApp(
-  opts: { maxBodyBytes?: number; maxBatch?: number; quality?: Partial<QualityOptions>; adminToken?: string; modelDir?: string } = {},
+  opts: {
+    maxBodyBytes?: number;
+    maxBatch?: number;
+    quality?: Partial<QualityOptions>;
+    adminToken?: string;
+    modelDir?: string;
+    /** The service's default unless given; `false` turns micro-batching off. */
+    microBatch?: LoadModelOptions['microBatch'] | false;
+  } = {},
 ) {
+  const microBatch = opts.microBatch === false ? undefined : (opts.microBatch ?? SERVICE_MICRO_BATCH);
   const preaggregated = new PreaggregatedMetrics();
   const exporter = new PrometheusPullExporter({ preventServerStart: true, withoutScopeInfo: true, metricProducers: [preaggregated.producer()] });
   const meterProvider = new MeterProvider({ readers: [exporter] });
-  const models = new ModelStore(await loadBundledModel(opts.maxBatch));
+  const models = new ModelStore(await loadBundledModel(opts.maxBatch, microBatch));
   const state = { ready: true };
   const render = prometheusRenderer(exporter);
   let quality: QualityMonitor = NO_QUALITY;
@@ -61,6 +73,7 @@ export async function makeTestApp(
     logger: silentLogger,
     modelDir: opts.modelDir ?? dirname(MODEL_PATH),
     maxBatch: opts.maxBatch ?? 1024,
+    microBatch,
     releaseAfterMs: 1000,
   });
   const app = createApp({
