@@ -154,7 +154,7 @@ const HELP = `usage: node bench/run.ts [options]
   --soak-config ID        configuration of the soak (default: default)
   --configs a,b,...       subset of: ${Object.keys(CONFIGS).join(', ')}
   --experiment microbatch baseline with micro-batching off vs adaptive (the default) and per-turn
-                          micro-batching, single rows at 1, N and 4N connections
+                          micro-batching, single rows at 1, N and 4N connections and paced at --rate
   --no-pin                do not pin the server to its own core (see planPinning in bench/lib.ts)
   --root DIR              run the servers from a copy of the repository (to measure a prototype)
   --out DIR               output folder (default bench/results)`;
@@ -473,6 +473,11 @@ async function main(): Promise<void> {
         { id: 'single-c1', label: 'Single row, 1 connection (low load)', rowsPerRequest: 1, connections: 1, scrapeIntervalMs: 1000 },
         { id: `single-c${opts.connections}`, label: `Single row, ${opts.connections} connections`, rowsPerRequest: 1, connections: opts.connections, scrapeIntervalMs: 1000 },
         { id: `single-c${opts.connections * 4}`, label: `Single row, ${opts.connections * 4} connections (high load)`, rowsPerRequest: 1, connections: opts.connections * 4, scrapeIntervalMs: 1000 },
+        // Open-loop arrivals below saturation: the load generator's bursts are where a batcher
+        // could make a request wait, so low load is judged at 1 connection and here.
+        ...(opts.rate > 0
+          ? [{ id: 'paced', label: `Single row, paced at ${opts.rate} req/s (below saturation)`, rowsPerRequest: 1, connections: opts.connections, rate: opts.rate, scrapeIntervalMs: 1000, rounds: Math.max(1, Math.ceil(opts.rounds / 2)) }]
+          : []),
       ]
     : [
         // Scraped once per second, as the issue asks; the paced load five times per second, so
