@@ -11,7 +11,7 @@
  */
 import { serve, type ServerType } from '@hono/node-server';
 import type { Server } from 'node:http';
-import { loadOrExit, loadServiceConfig } from '../src/config.ts';
+import { loadOrExit, loadServiceConfig, modelSettings } from '../src/config.ts';
 import { loadModel } from '../src/model/model.ts';
 import { createBaselineApp } from './baseline-app.ts';
 
@@ -19,9 +19,7 @@ const config = loadOrExit(() => loadServiceConfig());
 const model = await loadModel({
   modelPath: config.modelPath,
   cardPath: config.modelCardPath,
-  maxBatch: config.maxBatch,
-  intraOpThreads: config.ortIntraOpThreads,
-  microBatch: config.microBatch,
+  ...modelSettings(config),
 });
 const app = createBaselineApp({
   model,

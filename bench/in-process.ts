@@ -32,10 +32,10 @@ import { applyPinning, freePort, planPinning, ROOT, runLoad, runMeasuredLoad, ru
 /** The server side: `node bench/in-process.ts --serve name=port,...`, prints `ready` when listening. */
 async function serveApps(spec: string): Promise<void> {
   const { loadModel } = await import('../src/model/model.ts');
-  const { loadServiceConfig } = await import('../src/config.ts');
+  const { loadServiceConfig, modelSettings } = await import('../src/config.ts');
   // The service's defaults (model, card, limits, quality options), as `npm start` gets them.
   const config = loadServiceConfig({});
-  const model = await loadModel({ modelPath: config.modelPath, cardPath: config.modelCardPath, maxBatch: config.maxBatch, intraOpThreads: config.ortIntraOpThreads, microBatch: config.microBatch });
+  const model = await loadModel({ modelPath: config.modelPath, cardPath: config.modelCardPath, ...modelSettings(config) });
   for (const entry of spec.split(',')) {
     const [name, port] = entry.split('=') as [string, string];
     const [kind, dir = ROOT] = name.split('@') as [string, string | undefined];

@@ -7,6 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_MAX_ROWS_PER_SECOND } from './model/quality.ts';
 import { DEFAULT_MICRO_BATCH_ROWS, type MicroBatchMode } from './model/micro-batch.ts';
+import type { ModelSettings } from './model/model.ts';
 import { dirname, isAbsolute, resolve } from 'node:path';
 
 /** The project root, so default paths work whatever the working directory. */
@@ -224,6 +225,14 @@ export function loadServiceConfig(env: Env = process.env): ServiceConfig {
     },
     metricsWarmupRenders: e.int('METRICS_WARMUP_RENDERS', 1000, 0, 100_000),
   };
+}
+
+/**
+ * The settings every model load takes from the config (the first model, rollouts, the benchmark's
+ * baseline), so a new one is added here once rather than at every `loadModel` call.
+ */
+export function modelSettings(c: ServiceConfig): ModelSettings {
+  return { maxBatch: c.maxBatch, intraOpThreads: c.ortIntraOpThreads, microBatch: c.microBatch };
 }
 
 /** Loads the telemetry settings from the standard OTEL_* variables. */

@@ -6,7 +6,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { metrics, trace } from '@opentelemetry/api';
 import type { Server, ServerOptions } from 'node:http';
 import { createApp } from './app.ts';
-import { loadOrExit, loadServiceConfig, type ServiceConfig } from './config.ts';
+import { loadOrExit, loadServiceConfig, modelSettings, type ServiceConfig } from './config.ts';
 import { createFaultInjector } from './http/faults.ts';
 import { createLogger, type Logger } from './log.ts';
 import { loadModel, ModelLoadError } from './model/model.ts';
@@ -54,6 +54,7 @@ async function main(): Promise<void> {
   const config = loadOrExit(() => loadServiceConfig());
   const log = createLogger({ level: config.logLevel });
   const telemetry = getTelemetry();
+  const settings = modelSettings(config);
   const models = new ModelStore();
   let ready = false;
 
@@ -73,9 +74,7 @@ async function main(): Promise<void> {
     metrics: serviceMetrics,
     logger: log,
     modelDir: config.modelDir,
-    maxBatch: config.maxBatch,
-    intraOpThreads: config.ortIntraOpThreads,
-    microBatch: config.microBatch,
+    settings,
     releaseAfterMs: config.requestTimeoutMs + 1000,
   });
 
@@ -129,9 +128,7 @@ async function main(): Promise<void> {
     const model = await loadModel({
       modelPath: config.modelPath,
       cardPath: config.modelCardPath,
-      maxBatch: config.maxBatch,
-      intraOpThreads: config.ortIntraOpThreads,
-      microBatch: config.microBatch,
+      ...settings,
     });
     models.swap(model);
   } catch (err) {
@@ -150,7 +147,8 @@ async function main(): Promise<void> {
     name: models.current!.name,
     version: models.current!.version,
     path: config.modelPath,
-    micro_batch: config.microBatch.maxRows > 1 ? `${config.microBatch.mode}, up to ${config.microBatch.maxRows} rows` : 'off',
+    // From the loaded model, so the log says what loadModel decided rather than repeating its rule.
+    micro_batch: models.current!.microBatch ? `${config.microBatch.mode}, up to ${config.microBatch.maxRows} rows` : 'off',
   });
 }
 

@@ -52,6 +52,9 @@ export interface LoadModelOptions {
   microBatch?: Omit<MicroBatchOptions, 'width'>;
 }
 
+/** Everything {@link loadModel} takes besides the files: the same for every model a process loads. */
+export type ModelSettings = Omit<LoadModelOptions, 'modelPath' | 'cardPath'>;
+
 /** Loads and checks a model; throws {@link ModelLoadError} naming what was wrong. */
 export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
   let bytes: Buffer;

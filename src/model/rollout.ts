@@ -7,7 +7,7 @@
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { Logger } from '../log.ts';
 import type { ServiceMetrics } from '../../telemetry/metrics.ts';
-import { loadModel, ModelLoadError, type LoadedModel, type LoadModelOptions } from './model.ts';
+import { loadModel, ModelLoadError, type LoadedModel, type ModelSettings } from './model.ts';
 import type { ModelStore } from './store.ts';
 
 /** Options for {@link createRollouts}. */
@@ -17,9 +17,8 @@ export interface RolloutOptions {
   logger: Logger;
   /** Candidates must live in this folder: a rollout request cannot name any other file. */
   modelDir: string;
-  maxBatch: number;
-  intraOpThreads?: number;
-  microBatch?: LoadModelOptions['microBatch'];
+  /** How candidates are loaded: the serving model's settings. */
+  settings: ModelSettings;
   /** How long the previous model is kept after a swap (the request timeout). */
   releaseAfterMs: number;
 }
@@ -54,9 +53,7 @@ export function createRollouts(opts: RolloutOptions): Rollouts {
       model = await loadModel({
         modelPath,
         cardPath: modelPath.replace(/\.onnx$/, '.card.json'),
-        maxBatch: opts.maxBatch,
-        intraOpThreads: opts.intraOpThreads,
-        microBatch: opts.microBatch,
+        ...opts.settings,
       });
     } catch (err) {
       const reason = err instanceof ModelLoadError ? err.reason : 'runtime_rejected';

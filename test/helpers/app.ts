@@ -72,8 +72,7 @@ export async function makeTestApp(
     metrics,
     logger: silentLogger,
     modelDir: opts.modelDir ?? dirname(MODEL_PATH),
-    maxBatch: opts.maxBatch ?? 1024,
-    microBatch,
+    settings: { maxBatch: opts.maxBatch ?? 1024, microBatch },
     releaseAfterMs: 1000,
   });
   const app = createApp({
